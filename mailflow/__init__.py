@@ -1,0 +1,3 @@
+"""mailflow: run a mentoring program by email."""
+
+__version__ = "0.1.0"

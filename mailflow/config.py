@@ -1,0 +1,348 @@
+"""config.toml -> frozen, validated settings.
+
+Every mistake becomes one line that names the file, the key and what was
+expected, e.g. ``config.toml: [program].start: expected a date like
+2026-09-01, got "9/1/26"``. Secrets are never in the file: ``password_env``
+names an environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from mailflow.domain.model import Program, Topic
+from mailflow.errors import ConfigError
+
+# --- field types -----------------------------------------------------------
+
+
+def check_address(value: str) -> str:
+    """A bare address, normalised to lower case; raises ValueError with what is wrong."""
+    try:
+        result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"expected an email address like name@example.org, got {value!r} ({exc})")
+    return result.normalized.lower()
+
+
+_NAMED_RE = re.compile(r"^\s*(?P<name>[^<>]*?)\s*<(?P<addr>[^<>]+)>\s*$")
+
+
+def _check_named_address(value: str) -> str:
+    match = _NAMED_RE.match(value)
+    if match:
+        name = match.group("name").strip().strip('"')
+        if any(ch in name for ch in "\r\n"):
+            raise ValueError("a name must not contain a line break")
+        return f"{name} <{check_address(match.group('addr'))}>"
+    return check_address(value)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f'expected an IANA time zone like "Europe/Berlin", got {value!r}')
+    return value
+
+
+def _check_date(value: Any) -> Any:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"expected a date like 2026-09-01, got {_show(value)}")
+
+
+def _check_hhmm(value: Any) -> Any:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value):
+        hours, minutes = (int(x) for x in value.split(":"))
+        if hours < 24 and minutes < 60:
+            return time(hours, minutes)
+    raise ValueError(f'expected a time like "09:00", got {_show(value)}')
+
+
+def _show(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+Address = Annotated[str, AfterValidator(check_address)]
+NamedAddress = Annotated[str, AfterValidator(_check_named_address)]
+TimeZone = Annotated[str, AfterValidator(_check_timezone)]
+IsoDate = Annotated[date, BeforeValidator(_check_date)]
+ClockTime = Annotated[time, BeforeValidator(_check_hhmm)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Security = Literal["tls", "starttls", "none"]
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_digest_spec(spec: str) -> tuple[int | None, time]:
+    """``"mon 08:00"`` -> (0, 08:00); ``"daily 08:00"`` -> (None, 08:00)."""
+    parts = spec.lower().split()
+    if len(parts) == 2 and (parts[0] in _WEEKDAYS or parts[0] == "daily"):
+        when = _check_hhmm(parts[1])
+        return (None if parts[0] == "daily" else _WEEKDAYS.index(parts[0])), when
+    raise ValueError(f'expected a day and time like "mon 08:00" or "daily 08:00", got "{spec}"')
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- sections ---------------------------------------------------------------
+
+
+class ProgramSettings(_Section):
+    name: str = Field(min_length=1)
+    start: IsoDate
+    months: int = Field(default=9, ge=2, le=36)
+    timezone: TimeZone = "UTC"
+    send_time: ClockTime = time(9, 0)
+    coordinators: list[Address] = Field(min_length=1)
+    date_order: Literal["mdy", "dmy", "ymd"] = "mdy"
+
+
+class MailSettings(_Section):
+    from_: NamedAddress = Field(alias="from")
+    reply_to: Address
+
+    @property
+    def from_address(self) -> str:
+        match = _NAMED_RE.match(self.from_)
+        return match.group("addr") if match else self.from_
+
+    @property
+    def domain(self) -> str:
+        return self.from_address.rpartition("@")[2]
+
+
+class _ServerSettings(_Section):
+    host: str = Field(min_length=1)
+    port: Port
+    security: Security = "tls"
+    username: str | None = None
+    password_env: str | None = None
+    ca_file: Path | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+    def password(self) -> str | None:
+        """The secret, read from the environment variable named by ``password_env``."""
+        if not self.password_env:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigError(
+                f"the environment variable {self.password_env} (named by password_env) is not set"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _login_needs_password(self) -> _ServerSettings:
+        if self.username and not self.password_env:
+            raise ValueError(
+                "username is set but password_env is not: name the environment variable "
+                "that holds the password"
+            )
+        return self
+
+
+class SmtpSettings(_ServerSettings):
+    max_connections: int = Field(default=4, ge=1, le=64)
+    rate_per_minute: int = Field(default=0, ge=0)  # 0: no limit
+
+
+class ImapSettings(_ServerSettings):
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    quarantine_folder: str = "Quarantine"
+    poll_seconds: float = Field(default=60, gt=0)
+    trusted_authserv_id: str | None = None
+    batch_size: int = Field(default=500, ge=1, le=5000)
+
+
+class ScheduleSettings(_Section):
+    nudge_after_days: int = Field(default=42, ge=1)
+    escalate_after_days: int = Field(default=56, ge=1)
+    catch_up_days: int = Field(default=7, ge=0)
+    digest: str = "mon 08:00"
+    alert_after_minutes: int = Field(default=60, ge=1)
+
+    @field_validator("digest")
+    @classmethod
+    def _digest_spec(cls, value: str) -> str:
+        parse_digest_spec(value)
+        return value
+
+
+KEYWORD_NAMES = (
+    "met", "not_met", "goal", "help", "pause", "resume", "end", "letter", "resolved",
+)
+
+
+class PrivacySettings(_Section):
+    share_notes_with_liaison: bool = False
+
+
+class StorageSettings(_Section):
+    path: Path = Path("mailflow.json")
+
+
+class TopicSettings(_Section):
+    month: int = Field(ge=1)
+    title: str = Field(min_length=1)
+    body: str = ""
+
+
+class Settings(_Section):
+    program: ProgramSettings
+    mail: MailSettings
+    smtp: SmtpSettings
+    imap: ImapSettings
+    schedule: ScheduleSettings = ScheduleSettings()
+    keywords: dict[str, list[str]] = Field(default_factory=dict)
+    privacy: PrivacySettings = PrivacySettings()
+    storage: StorageSettings = StorageSettings()
+    topics: list[TopicSettings] = Field(default_factory=list)
+
+    # where the file was read from; relative paths resolve against its folder
+    base_dir: Path = Path(".")
+
+    @field_validator("keywords")
+    @classmethod
+    def _known_keywords(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, words in value.items():
+            if name not in KEYWORD_NAMES:
+                raise ValueError(
+                    f"unknown keyword {name!r}; expected one of {', '.join(KEYWORD_NAMES)}"
+                )
+            if any(not w.strip() for w in words):
+                raise ValueError(f"[keywords].{name}: an empty word cannot be a keyword")
+        return value
+
+    @model_validator(mode="after")
+    def _topics_fit_term(self) -> Settings:
+        months = self.program.months
+        seen: set[int] = set()
+        for topic in self.topics:
+            if topic.month > months:
+                raise ValueError(
+                    f"[[topics]] month {topic.month} is beyond the {months}-month term"
+                )
+            if topic.month in seen:
+                raise ValueError(f"[[topics]] month {topic.month} appears twice")
+            seen.add(topic.month)
+        return self
+
+    @property
+    def storage_path(self) -> Path:
+        return (self.base_dir / self.storage.path).resolve()
+
+    @property
+    def templates_dir(self) -> Path:
+        return (self.base_dir / "templates").resolve()
+
+    def program_model(self) -> Program:
+        weekday, when = parse_digest_spec(self.schedule.digest)
+        p = self.program
+        return Program(
+            name=p.name,
+            start=p.start,
+            months=p.months,
+            timezone=p.timezone,
+            send_time=p.send_time,
+            coordinators=tuple(p.coordinators),
+            topics=tuple(Topic(t.month, t.title, t.body) for t in self.topics),
+            nudge_after_days=self.schedule.nudge_after_days,
+            escalate_after_days=self.schedule.escalate_after_days,
+            catch_up_days=self.schedule.catch_up_days,
+            digest_weekday=-1 if weekday is None else weekday,
+            digest_time=when,
+        )
+
+
+# --- loading ------------------------------------------------------------------
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """('program', 'start') -> '[program].start'; ('topics', 2, 'month') -> '[[topics]] #3 .month'."""
+    parts = [p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "[")))]
+    if not parts:
+        return "(top level)"
+    head, *rest = parts
+    text = f"[[{head}]] #{int(rest.pop(0)) + 1}" if rest and isinstance(rest[0], int) else f"[{head}]"
+    for part in rest:
+        text += f".{part}" if isinstance(part, str) else f"[{part}]"
+    return text
+
+
+def _describe(error: Any) -> str:
+    kind = error["type"]
+    message = str(error["msg"])
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "extra_forbidden":
+        return "is not a known key (check the spelling against config.example.toml)"
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    if kind == "literal_error":
+        return message.replace("Input should be", "expected")
+    got = error.get("input")
+    return f"{message.replace('Input should be', 'expected')}, got {_show(got)}"
+
+
+def format_validation_error(filename: str, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        if loc and loc[-1] == "from_":
+            loc = (*loc[:-1], "from")
+        lines.append(f"{filename}: {_location(loc)}: {_describe(error)}")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate a config file; raise ConfigError saying what to fix."""
+    name = path.name
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file. Create one with `mailflow init DIR`, or pass -c PATH."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name}: is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: is not valid TOML: {exc}") from None
+    data["base_dir"] = path.resolve().parent
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(name, exc)) from None

@@ -1,0 +1,1 @@
+"""Pure cores: no asyncio, sockets, files or reading the clock."""
