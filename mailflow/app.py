@@ -1,0 +1,64 @@
+"""The one place that builds adapters and services from the configuration."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from mailflow.adapters.store import TinyDBStore
+from mailflow.clock import Clock
+from mailflow.config import Settings, load_settings
+from mailflow.errors import MailflowError
+from mailflow.repository import ImportReport, Repository
+from mailflow.roster import read_roster
+
+
+def package_file(*parts: str) -> Path:
+    """A file shipped inside the package (templates, scaffold)."""
+    return Path(str(resources.files("mailflow").joinpath(*parts)))
+
+
+def default_templates_dir() -> Path:
+    return package_file("default_templates")
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock
+    config_path: Path
+
+    @classmethod
+    def load(cls, config_path: Path, clock: Clock) -> App:
+        return cls(load_settings(config_path), clock, config_path)
+
+    @contextmanager
+    def repository(self, *, readonly: bool = False) -> Iterator[Repository]:
+        repo = Repository(TinyDBStore(self.settings.storage_path, readonly=readonly))
+        try:
+            yield repo
+        finally:
+            repo.close()
+
+    def import_roster(self, path: Path) -> ImportReport:
+        pairs = read_roster(path)  # raises before the store is touched
+        with self.repository() as repo:
+            return repo.import_pairs(pairs)
+
+
+def scaffold(target: Path) -> list[Path]:
+    """Create a program folder that passes `mailflow check`; never overwrite a file."""
+    config = target / "config.toml"
+    if config.exists():
+        raise MailflowError(f"{config} already exists; choose an empty folder")
+    target.mkdir(parents=True, exist_ok=True)
+    created = [config, target / "roster.example.csv", target / "templates"]
+    shutil.copyfile(package_file("scaffold", "config.example.toml"), config)
+    shutil.copyfile(package_file("scaffold", "roster.example.csv"), created[1])
+    if not created[2].exists():
+        shutil.copytree(default_templates_dir(), created[2])
+    return created

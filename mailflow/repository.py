@@ -1,0 +1,243 @@
+"""Domain objects <-> store records.
+
+The services talk to a `Repository`; it turns pairs, outbox entries, events
+and escalations into plain records for whatever `RecordStore` holds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from mailflow.domain.model import (
+    Escalation,
+    EscalationReason,
+    Event,
+    EventType,
+    Kind,
+    OutboxEntry,
+    OutboxStatus,
+    Pair,
+    PairState,
+    Person,
+    Role,
+)
+from mailflow.ports import Record, RecordStore
+
+# --- records ----------------------------------------------------------------
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@dataclass(frozen=True)
+class PairRecord:
+    """A roster pair plus what the program has made of it."""
+
+    pair: Pair
+    state: PairState = PairState.ACTIVE
+    state_since: datetime | None = None
+    in_roster: bool = True
+
+    @property
+    def pair_id(self) -> str:
+        return self.pair.pair_id
+
+
+def pair_to_record(rec: PairRecord) -> Record:
+    p = rec.pair
+    return {
+        "id": p.pair_id,
+        "mentor": [p.mentor.name, p.mentor.email, p.mentor.timezone],
+        "mentee": [p.mentee.name, p.mentee.email, p.mentee.timezone],
+        "liaison": [p.liaison.name, p.liaison.email, p.liaison.timezone],
+        "start": _iso(p.start),
+        "state": str(rec.state),
+        "state_since": _iso(rec.state_since),
+        "in_roster": rec.in_roster,
+    }
+
+
+def pair_from_record(r: Record) -> PairRecord:
+    def person(role: Role) -> Person:
+        name, email, tz = r[str(role)]
+        return Person(name, email, role, tz)
+
+    pair = Pair(r["id"], person(Role.MENTOR), person(Role.MENTEE), person(Role.LIAISON),
+                _d(r["start"]))
+    return PairRecord(pair, PairState(r["state"]), _dt(r["state_since"]), r["in_roster"])
+
+
+def outbox_to_record(e: OutboxEntry) -> Record:
+    rec = e.export()
+    rec.update(id=e.key, period=e.period, last_error=e.last_error,
+               next_attempt_at=_iso(e.next_attempt_at), context=e.context)
+    return rec
+
+
+def outbox_from_record(r: Record) -> OutboxEntry:
+    return OutboxEntry(
+        key=r["key"], pair_id=r["pair_id"], person=r["person"], role=r["role"],
+        kind=Kind(r["kind"]), period=r["period"], due_at=datetime.fromisoformat(r["due_at"]),
+        message_id=r["message_id"], status=OutboxStatus(r["status"]), sent_at=_dt(r["sent_at"]),
+        attempts=r["attempts"], last_error=r["last_error"],
+        next_attempt_at=_dt(r["next_attempt_at"]), context=r.get("context") or {},
+    )
+
+
+def event_to_record(event_id: str, e: Event) -> Record:
+    return {"id": event_id, **e.export()}
+
+
+def event_from_record(r: Record) -> Event:
+    return Event(datetime.fromisoformat(r["time"]), r["pair_id"], r["person"], r["role"],
+                 EventType(r["type"]), _d(r["date"]), r["text"], r["message_id"])
+
+
+def escalation_to_record(e: Escalation) -> Record:
+    return e.export()
+
+
+def escalation_from_record(r: Record) -> Escalation:
+    return Escalation(r["id"], r["pair_id"], r["liaison"], EscalationReason(r["reason"]),
+                      r["text"], datetime.fromisoformat(r["opened_at"]), _dt(r["resolved_at"]))
+
+
+# --- the repository -----------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+class Repository:
+    def __init__(self, store: RecordStore) -> None:
+        self.store = store
+        self._by_message_id: dict[str, str] | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.store.transaction():
+            yield
+
+    def close(self) -> None:
+        self.store.close()
+
+    # pairs
+    def pairs(self) -> dict[str, PairRecord]:
+        return {k: pair_from_record(r) for k, r in self.store.all("pairs").items()}
+
+    def pair(self, pair_id: str) -> PairRecord | None:
+        r = self.store.get("pairs", pair_id)
+        return pair_from_record(r) if r else None
+
+    def put_pair(self, rec: PairRecord) -> None:
+        self.store.put("pairs", pair_to_record(rec))
+
+    def import_pairs(self, pairs: Iterable[Pair]) -> ImportReport:
+        """Add new pairs and update existing ones by pair_id; never delete."""
+        report = ImportReport()
+        existing = self.pairs()
+        seen: set[str] = set()
+        with self.store.transaction():
+            for pair in pairs:
+                seen.add(pair.pair_id)
+                old = existing.get(pair.pair_id)
+                if old is None:
+                    self.put_pair(PairRecord(pair))
+                    report.added.append(pair.pair_id)
+                elif old.pair != pair or not old.in_roster:
+                    self.put_pair(replace(old, pair=pair, in_roster=True))
+                    report.updated.append(pair.pair_id)
+                else:
+                    report.unchanged.append(pair.pair_id)
+            for pair_id, old in existing.items():
+                if pair_id not in seen:
+                    report.missing.append(pair_id)
+                    if old.in_roster:
+                        self.put_pair(replace(old, in_roster=False))
+        return report
+
+    # outbox
+    def outbox_keys(self) -> set[str]:
+        return set(self.store.all("outbox"))
+
+    def outbox_entry(self, key: str) -> OutboxEntry | None:
+        r = self.store.get("outbox", key)
+        return outbox_from_record(r) if r else None
+
+    def outbox(self) -> list[OutboxEntry]:
+        return [outbox_from_record(r) for r in self.store.all("outbox").values()]
+
+    def outbox_with_status(self, *statuses: OutboxStatus) -> list[OutboxEntry]:
+        wanted = {str(s) for s in statuses}
+        return [outbox_from_record(r) for r in self.store.all("outbox").values()
+                if r["status"] in wanted]
+
+    def put_outbox(self, entry: OutboxEntry) -> None:
+        self.store.put("outbox", outbox_to_record(entry))
+        if self._by_message_id is not None:
+            self._by_message_id[entry.message_id] = entry.key
+
+    def outbox_by_message_id(self, message_id: str) -> OutboxEntry | None:
+        if self._by_message_id is None:
+            self._by_message_id = {
+                r["message_id"]: k for k, r in self.store.all("outbox").items()
+            }
+        key = self._by_message_id.get(message_id)
+        return self.outbox_entry(key) if key else None
+
+    # events
+    def add_event(self, event_id: str, event: Event) -> None:
+        self.store.put("events", event_to_record(event_id, event))
+
+    def events(self) -> list[Event]:
+        return sorted((event_from_record(r) for r in self.store.all("events").values()),
+                      key=lambda e: e.time)
+
+    # escalations
+    def escalations(self) -> list[Escalation]:
+        return sorted((escalation_from_record(r) for r in self.store.all("escalations").values()),
+                      key=lambda e: e.opened_at)
+
+    def escalation(self, escalation_id: str) -> Escalation | None:
+        r = self.store.get("escalations", escalation_id)
+        return escalation_from_record(r) if r else None
+
+    def put_escalation(self, e: Escalation) -> None:
+        self.store.put("escalations", escalation_to_record(e))
+
+    # processed incoming messages (dedup by Message-ID)
+    def processed(self, message_id: str) -> Record | None:
+        return self.store.get("processed", message_id)
+
+    def mark_processed(self, message_id: str, outcome: str, at: datetime,
+                       **details: Any) -> None:
+        self.store.put("processed", {"id": message_id, "outcome": outcome,
+                                     "at": at.isoformat(), **details})
+
+    def processed_records(self) -> list[Record]:
+        return list(self.store.all("processed").values())
+
+    # small named values: cursors, health
+    def meta(self, name: str) -> Record:
+        return dict(self.store.get("meta", name) or {})
+
+    def set_meta(self, name: str, **values: Any) -> None:
+        self.store.put("meta", {**self.meta(name), **values, "id": name})

@@ -1,0 +1,199 @@
+"""Roster CSV -> pairs, all or nothing.
+
+Every problem is listed by its line in the file (the header is line 1), so a
+coordinator can fix the spreadsheet in one go.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mailflow.config import check_address
+from mailflow.domain.model import Pair, Person, Role
+from mailflow.errors import RosterError
+
+REQUIRED = (
+    "pair_id", "mentor_name", "mentor_email", "mentee_name", "mentee_email",
+    "liaison_name", "liaison_email",
+)
+OPTIONAL = ("start", "mentor_timezone", "mentee_timezone")
+_MAX_FIELD = 500
+
+
+@dataclass
+class _Row:
+    line: int
+    values: dict[str, str]
+
+
+def read_roster(path: Path) -> list[Pair]:
+    """Read and validate a roster file; raise RosterError listing every problem."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RosterError([f"{path}: cannot be read ({exc.strerror})"]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RosterError([
+            f"{path.name}: is not UTF-8 text (byte {exc.start}); in your spreadsheet "
+            "choose 'CSV UTF-8' when saving"
+        ]) from None
+    return parse_roster(text, path.name)
+
+
+def parse_roster(text: str, filename: str = "roster.csv") -> list[Pair]:
+    rows, problems = _read_rows(text, filename)
+    pairs: list[tuple[int, Pair]] = []
+    for row in rows:
+        row_problems: list[str] = []
+        pair = _pair_from_row(row, row_problems)
+        problems.extend(f"{filename}: line {row.line}: {p}" for p in row_problems)
+        if pair is not None:
+            pairs.append((row.line, pair))
+    problems.extend(_cross_row_problems(rows, filename))
+    if problems:
+        problems.sort(key=_line_number)
+        raise RosterError(problems)
+    if not pairs:
+        raise RosterError([f"{filename}: has a header but no pairs"])
+    return [pair for _, pair in pairs]
+
+
+def _line_number(problem: str) -> int:
+    _, _, rest = problem.partition(": line ")
+    digits = rest.split(":", 1)[0]
+    return int(digits) if digits.isdigit() else 0
+
+
+def _read_rows(text: str, filename: str) -> tuple[list[_Row], list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    problems: list[str] = []
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise RosterError([f"{filename}: is empty; expected a header line"]) from None
+    except csv.Error as exc:
+        raise RosterError([f"{filename}: line 1: {exc}"]) from None
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise RosterError([
+            f"{filename}: line 1: missing column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} (required: {', '.join(REQUIRED)})"
+        ])
+    duplicates = sorted({h for h in header if h and header.count(h) > 1})
+    if duplicates:
+        raise RosterError([f"{filename}: line 1: column {', '.join(duplicates)} appears twice"])
+    rows: list[_Row] = []
+    for line, record in _records(reader, filename, problems):
+        if not any(field.strip() for field in record):
+            continue
+        if len(record) > len(header):
+            problems.append(
+                f"{filename}: line {line}: {len(record)} fields but the header has "
+                f"{len(header)} (a comma inside a value needs quotes)"
+            )
+            continue
+        values = {h: (record[i] if i < len(record) else "") for i, h in enumerate(header)}
+        rows.append(_Row(line, values))
+    return rows, problems
+
+
+def _records(reader: Iterator[list[str]], filename: str, problems: list[str]) -> Iterator[
+    tuple[int, list[str]]
+]:
+    line_reader = reader  # csv reader exposes line_num: the last physical line read
+    last_line = 1
+    while True:
+        try:
+            record = next(line_reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problems.append(f"{filename}: line {last_line + 1}: {exc}")
+            return
+        start = last_line + 1
+        last_line = line_reader.line_num  # type: ignore[attr-defined]
+        yield start, record
+
+
+def _clean(value: str, column: str, problems: list[str]) -> str:
+    if any(ch in value for ch in "\r\n"):
+        problems.append(f"{column}: contains a line break; keep each value on one line")
+        return ""
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        problems.append(f"{column}: contains a control character")
+        return ""
+    if len(value) > _MAX_FIELD:
+        problems.append(f"{column}: longer than {_MAX_FIELD} characters")
+        return ""
+    return value.strip()
+
+
+def _pair_from_row(row: _Row, problems: list[str]) -> Pair | None:
+    v = {k: _clean(val, k, problems) for k, val in row.values.items() if k}
+    for column in REQUIRED:
+        if not v.get(column) and not any(p.startswith(column + ":") for p in problems):
+            problems.append(f"{column}: is empty")
+    people = {}
+    for role in (Role.MENTOR, Role.MENTEE, Role.LIAISON):
+        email = v.get(f"{role}_email", "")
+        if email:
+            try:
+                email = check_address(email)
+            except ValueError as exc:
+                problems.append(f"{role}_email: {exc}")
+        timezone = v.get(f"{role}_timezone") or None
+        if timezone:
+            try:
+                ZoneInfo(timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                problems.append(
+                    f'{role}_timezone: expected an IANA time zone like "Europe/Berlin", '
+                    f'got "{timezone}"'
+                )
+        people[role] = Person(v.get(f"{role}_name", ""), email, role, timezone)
+    start = None
+    if v.get("start"):
+        try:
+            start = date.fromisoformat(v["start"])
+        except ValueError:
+            problems.append(f'start: expected a date like 2026-09-01, got "{v["start"]}"')
+    mentor, mentee = people[Role.MENTOR], people[Role.MENTEE]
+    if mentor.email and mentor.email == mentee.email:
+        problems.append("mentor_email and mentee_email are the same person")
+    if problems:
+        return None
+    return Pair(v["pair_id"], mentor, mentee, people[Role.LIAISON], start)
+
+
+def _cross_row_problems(rows: list[_Row], filename: str) -> list[str]:
+    problems: list[str] = []
+    first_pair: dict[str, int] = {}
+    first_mentee: dict[str, tuple[str, int]] = {}
+    for row in rows:
+        pair_id = row.values.get("pair_id", "").strip()
+        email = row.values.get("mentee_email", "").strip().lower()
+        if pair_id in first_pair:
+            problems.append(
+                f"{filename}: line {row.line}: duplicate pair_id {pair_id!r} "
+                f"(first on line {first_pair[pair_id]})"
+            )
+        elif pair_id:
+            first_pair[pair_id] = row.line
+        if email in first_mentee:
+            other, other_line = first_mentee[email]
+            problems.append(
+                f"{filename}: line {row.line}: mentee {email} is already in pair {other!r} "
+                f"(line {other_line}); a mentee can be in one pair only"
+            )
+        elif email:
+            first_mentee[email] = (pair_id, row.line)
+    return problems
