@@ -39,7 +39,9 @@ def check_address(value: str) -> str:
     try:
         result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
-        raise ValueError(f"expected an email address like name@example.org, got {value!r} ({exc})")
+        raise ValueError(
+            f"expected an email address like name@example.org, got {value!r} ({exc})"
+        ) from None
     return result.normalized.lower()
 
 
@@ -60,7 +62,9 @@ def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f'expected an IANA time zone like "Europe/Berlin", got {value!r}')
+        raise ValueError(
+            f'expected an IANA time zone like "Europe/Berlin", got {value!r}'
+        ) from None
     return value
 
 

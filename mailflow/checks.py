@@ -1,0 +1,75 @@
+"""`mailflow check`: everything that can be validated before anything is sent."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailflow.app import App
+from mailflow.errors import RosterError, TemplateError
+from mailflow.roster import read_roster
+
+
+@dataclass
+class CheckReport:
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def run_checks(app: App, roster_file: Path | None) -> CheckReport:
+    report = CheckReport()
+    settings = app.settings
+    report.notes.append(f"config: {app.config_path} is valid ({settings.program.name!r}, "
+                        f"{settings.program.months} months from {settings.program.start})")
+    for section in (settings.smtp, settings.imap):
+        if section.password_env and section.password_env not in os.environ:
+            report.warnings.append(
+                f"the environment variable {section.password_env} is not set; "
+                "mailflow cannot log in to the mail server until it is"
+            )
+    for server, section in (("smtp", settings.smtp), ("imap", settings.imap)):
+        if section.ca_file and not (settings.base_dir / section.ca_file).is_file():
+            report.errors.append(f"[{server}].ca_file: {section.ca_file} does not exist")
+        if section.security == "none" and section.host not in ("localhost", "127.0.0.1", "::1"):
+            report.warnings.append(
+                f"[{server}].security is \"none\": passwords and mail cross the network "
+                "unencrypted"
+            )
+    _check_templates(app, report)
+    _check_roster(app, roster_file, report)
+    return report
+
+
+def _check_templates(app: App, report: CheckReport) -> None:
+    from mailflow.render import Renderer
+
+    folder = app.settings.templates_dir
+    if not folder.is_dir():
+        report.errors.append(f"{folder}: the templates folder is missing "
+                             "(`mailflow init` creates one)")
+        return
+    try:
+        problems = Renderer(folder).check()
+    except TemplateError as exc:
+        problems = [str(exc)]
+    report.errors.extend(problems)
+    if not problems:
+        report.notes.append(f"templates: every template in {folder} renders")
+
+
+def _check_roster(app: App, roster_file: Path | None, report: CheckReport) -> None:
+    path = roster_file or app.settings.base_dir / "roster.csv"
+    if not path.exists():
+        if roster_file is not None:
+            report.errors.append(f"{path}: no such file")
+        else:
+            report.notes.append(f"roster: no {path.name} beside the config (nothing to check)")
+        return
+    try:
+        pairs = read_roster(path)
+    except RosterError as exc:
+        report.errors.extend(exc.problems)
+        return
+    report.notes.append(f"roster: {path.name} is valid ({len(pairs)} pairs)")

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set everything up and run the whole test suite: system packages (Dovecot,
+# Postfix's smtp-sink/smtp-source, Chromium), the virtual environment, lint,
+# type checks, tests and a small benchmark smoke run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-system-deps.sh
+bash scripts/setup.sh
+echo "== ruff"
+.venv/bin/ruff check mailflow tests bench
+echo "== mypy (strict, mailflow/)"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
