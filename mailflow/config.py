@@ -292,12 +292,16 @@ class Settings(_Section):
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
-    """('program', 'start') -> '[program].start'; ('topics', 2, 'month') -> '[[topics]] #3 .month'."""
+    """('program', 'start') -> '[program].start'; ('topics', 2, 'month')
+    -> '[[topics]] #3.month'."""
     parts = [p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "[")))]
     if not parts:
         return "(top level)"
     head, *rest = parts
-    text = f"[[{head}]] #{int(rest.pop(0)) + 1}" if rest and isinstance(rest[0], int) else f"[{head}]"
+    if rest and isinstance(rest[0], int):
+        text = f"[[{head}]] #{int(rest.pop(0)) + 1}"
+    else:
+        text = f"[{head}]"
     for part in rest:
         text += f".{part}" if isinstance(part, str) else f"[{part}]"
     return text
