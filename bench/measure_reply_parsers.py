@@ -167,6 +167,74 @@ def score(name: str, fn: Callable[[str], str], cases: list[tuple[str, str, str]]
     return ok, misses
 
 
+# ---------------------------------------------------------------- bounces
+def bounce_rows(root: Path) -> list[tuple[str, bytes, str, set[str] | int, bool | None]]:
+    """(name, raw, expected kind, expected recipients (set, or a count), temporary)."""
+    rows: list[tuple[str, bytes, str, set[str] | int, bool | None]] = []
+    base = root / "flufl_bounce"
+    for row in map(json.loads, (base / "labels.jsonl").read_text().splitlines()):
+        raw = (base / row["input"]).read_bytes()
+        addrs = {a.lower() for a in row["expected_addresses"]}
+        rows.append((f"flufl:{row['input']}", raw, "bounce", addrs, bool(row["temporary"])))
+    base = root / "sisimai"
+    for row in map(json.loads, (base / "labels.jsonl").read_text().splitlines()):
+        raw = (base / row["input"]).read_bytes()
+        expected = row["expected"]
+        if isinstance(expected, str):
+            rows.append((f"sisimai:{row['input']}", raw, "human", 0, None))
+            continue
+        reasons = {e["reason"] for e in expected}
+        kind = "auto_reply" if "vacation" in reasons else (
+            "complaint" if "feedback" in reasons else "bounce")
+        classes = {e["dsn"][:1] for e in expected if e["dsn"]}
+        temporary = None if kind != "bounce" else classes == {"4"}
+        rows.append((f"sisimai:{row['input']}", raw, kind, len(expected), temporary))
+    return rows
+
+
+def measure_bounces(root: Path, verbose: bool) -> None:
+    from flufl.bounce import all_failures
+
+    from mailflow.domain.replies import parse_message
+
+    def ours(raw: bytes) -> tuple[str, set[str], bool | None]:
+        parsed = parse_message(raw)
+        b = parsed.bounce
+        return parsed.kind, set(b.recipients) if b else set(), b.temporary if b else None
+
+    def flufl_only(raw: bytes) -> tuple[str, set[str], bool | None]:
+        temp, perm = all_failures(email.message_from_bytes(raw))
+        found = {a.decode().lower() if isinstance(a, bytes) else a.lower() for a in temp | perm}
+        return ("bounce" if found else "human"), found, (bool(temp) and not perm)
+
+    rows = bounce_rows(root)
+    print("\nbounces" + " " * 21 + "".join(f"{h:>16}" for h in (
+        "flufl kind", "flufl rcpt", "flufl temp", "sisimai kind", "sisimai rcpt#", "sisimai h/s")))
+    for name, fn in (("mailflow (ours)", ours), ("flufl.bounce alone", flufl_only)):
+        tally: dict[str, list[int]] = {}
+        missed: list[str] = []
+        for case, raw, kind, rcpt, temporary in rows:
+            corpus = case.split(":")[0]
+            got_kind, got_rcpt, got_temp = fn(raw)
+            checks = {"kind": got_kind == kind}
+            if kind == "bounce":
+                checks["rcpt"] = got_rcpt == rcpt if isinstance(rcpt, set) else len(got_rcpt) == rcpt
+                if temporary is not None:
+                    checks["temp"] = got_temp == temporary
+            for check, good in checks.items():
+                tally.setdefault(f"{corpus} {check}", [0, 0])
+                tally[f"{corpus} {check}"][0] += good
+                tally[f"{corpus} {check}"][1] += 1
+                if not good:
+                    missed.append(f"{case}({check}:{got_kind},{len(got_rcpt)},{got_temp})")
+        keys = ["flufl kind", "flufl rcpt", "flufl temp", "sisimai kind", "sisimai rcpt",
+                "sisimai temp"]
+        print(f"{name:28}" + "".join(
+            f"{tally[k][0]:>7}/{tally[k][1]:<3} {100 * tally[k][0] // tally[k][1]:3}%" for k in keys))
+        if verbose:
+            print("   missed:", " ".join(missed))
+
+
 def main() -> int:
     root = corpora_dir()
     if not root.is_dir():
@@ -188,6 +256,7 @@ def main() -> int:
         print(f"{cand:28}" + "".join(f"{r:>16}" for r in row))
         if verbose:
             print("   missed:", " ".join(missed))
+    measure_bounces(root, verbose)
     return 0
 
 
