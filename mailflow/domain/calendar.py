@@ -1,0 +1,307 @@
+"""The planner: which emails fall due, for whom, and when (SPEC section 2).
+
+Pure: `now` is passed in; nothing is read but time-zone data. Every due date
+is computed directly from the pair's start (no day-by-day loops), and every
+entry carries its outbox key, so a key that already exists is never planned
+again and a re-run plans nothing twice.
+
+Where SPEC is silent, this module decides:
+
+- A due time is the person's local `send_time` on the due date, in their own
+  zone, else the program's.
+- Month m starts m-1 months after the pair's start, on the same day of the
+  month clamped to the month's end (Jan 31 -> Feb 28/29, Mar 31, Apr 30).
+  `closing` is due at the start of month N, `feedback` at the term end, N
+  months after the start; a pair whose end was confirmed early gets its
+  `feedback` on the day of the end instead (period "end" either way).
+- Quiet clock: a spell starts at the latest of the pair's start, its latest
+  MET and the end of any pause in the pair; `nudge` and quiet `escalation`
+  fall `nudge_after_days` / `escalate_after_days` after it (period
+  "quiet-<anchor>"), unless another spell starts first or the term has ended.
+  A MET logged late re-anchors the spell, so a nudge is never sent for a spell
+  the pair has since broken. Future-dated METs are ignored until their day.
+- Pauses: a `topic` or `nudge` due on a day a person is paused is `skipped`
+  ("paused until <date>"); mail due on the until date goes out. A quiet
+  escalation is skipped only while both participants are paused.
+- An `ending` pair (END requested, not confirmed) is held: no topic, nudge,
+  quiet escalation or closing is planned, so nothing is skipped yet. If the
+  end is withdrawn they fall due again under the catch-up rule; once the end
+  is confirmed (`ended`) only `feedback` is ever planned.
+- Catch-up: mail whose due time is more than `catch_up_days` before `now` is
+  `skipped` ("due <date>, more than N days ago"), except `liaison_welcome`
+  (a liaison first seen in a later import is still welcomed, at once) and
+  quiet `escalation` (the pair is still quiet: the liaison must still hear).
+- `digest`: only the latest occurrence that has passed, never one before the
+  program starts; missed older occurrences are not sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from mailflow.domain.history import EMPTY_HISTORY, PairHistory
+from mailflow.domain.keys import NO_PAIR, message_id, outbox_key
+from mailflow.domain.model import (
+    Kind,
+    OutboxEntry,
+    OutboxStatus,
+    Pair,
+    PairState,
+    Person,
+    Program,
+    Role,
+)
+from mailflow.domain.schedule import (
+    Due,
+    participant_schedule,
+    quiet_spells,
+    spell_alert_day,
+    term_end,
+)
+
+PAUSABLE = frozenset({Kind.TOPIC, Kind.NUDGE})
+NEVER_TOO_LATE = frozenset({Kind.LIAISON_WELCOME, Kind.ESCALATION})
+HELD_WHILE_ENDING = frozenset({Kind.TOPIC, Kind.NUDGE, Kind.ESCALATION, Kind.CLOSING})
+
+
+NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedEmail:
+    """One email the planner says is due; `to_outbox_entry` makes it storable."""
+
+    key: str
+    pair_id: str
+    person: str  # lower-case email
+    role: Role
+    kind: Kind
+    period: str
+    due_at: datetime
+    status: OutboxStatus = OutboxStatus.PENDING
+    reason: str = ""  # why it is skipped
+    context: Mapping[str, Any] = field(default_factory=lambda: NO_CONTEXT, compare=False)
+
+    def is_due(self, now: datetime) -> bool:
+        """Due now (to be recorded), rather than a forecast within the horizon."""
+        return self.due_at <= now
+
+    def to_outbox_entry(self, domain: str) -> OutboxEntry:
+        """The outbox row; a skip reason goes in `last_error` and `context["skip_reason"]`."""
+        context = dict(self.context)
+        if self.reason:
+            context["skip_reason"] = self.reason
+        return OutboxEntry(
+            key=self.key,
+            pair_id=self.pair_id,
+            person=self.person,
+            role=str(self.role),
+            kind=self.kind,
+            period=self.period,
+            due_at=self.due_at,
+            message_id=message_id(self.key, domain),
+            status=self.status,
+            last_error=self.reason,
+            context=context,
+        )
+
+
+def to_outbox_entries(planned: Iterable[PlannedEmail], domain: str) -> list[OutboxEntry]:
+    return [p.to_outbox_entry(domain) for p in planned]
+
+
+def _require_aware(moment: datetime, name: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {moment.isoformat()}")
+
+
+class _Planner:
+    """The fixed context of one planning pass: program, known keys, now, horizon."""
+
+    def __init__(
+        self, program: Program, existing_keys: AbstractSet[str], now: datetime, until: datetime
+    ) -> None:
+        self.program = program
+        self.keys = existing_keys
+        self.now = now
+        self.until = until
+        self.zone = ZoneInfo(program.timezone)
+        self.today = now.astimezone(self.zone).date()
+        # No zone's local date of `until` is later than its UTC date + 1.
+        self.last_day = until.astimezone(UTC).date() + timedelta(days=1)
+        self.catch_up = timedelta(days=program.catch_up_days)
+        self.zones: dict[str, ZoneInfo] = {}
+
+    def entry(
+        self,
+        pair_id: str,
+        person: Person,
+        due: Due,
+        paused_until: date | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> PlannedEmail | None:
+        if due.day > self.last_day:
+            return None
+        key = outbox_key(pair_id, due.kind, due.period, person.email)
+        if key in self.keys:
+            return None
+        zone = self.zone_of(person)
+        due_at = datetime.combine(due.day, self.program.send_time, tzinfo=zone)
+        if due_at > self.until:
+            return None
+        reason = self.skip_reason(due, due_at, paused_until)
+        return PlannedEmail(
+            key=key,
+            pair_id=pair_id,
+            person=person.email.lower(),
+            role=person.role,
+            kind=due.kind,
+            period=due.period,
+            due_at=due_at,
+            status=OutboxStatus.SKIPPED if reason else OutboxStatus.PENDING,
+            reason=reason,
+            context=context or NO_CONTEXT,
+        )
+
+    def zone_of(self, person: Person) -> ZoneInfo:
+        if not person.timezone:
+            return self.zone
+        zone = self.zones.get(person.timezone)
+        if zone is None:
+            zone = self.zones[person.timezone] = ZoneInfo(person.timezone)
+        return zone
+
+    def skip_reason(self, due: Due, due_at: datetime, paused_until: date | None) -> str:
+        if paused_until is not None:
+            return f"paused until {paused_until.isoformat()}"
+        if due.kind in NEVER_TOO_LATE or self.now - due_at <= self.catch_up:
+            return ""
+        return f"due {due.day.isoformat()}, more than {self.program.catch_up_days} days ago"
+
+    def liaison_welcomes(self, pairs: Iterable[Pair]) -> list[PlannedEmail | None]:
+        pair_ids: dict[str, list[str]] = {}
+        liaisons: dict[str, Person] = {}
+        for pair in pairs:
+            liaisons.setdefault(pair.liaison.email, pair.liaison)
+            pair_ids.setdefault(pair.liaison.email, []).append(pair.pair_id)
+        due = Due(Kind.LIAISON_WELCOME, self.program.start.isoformat(), self.program.start)
+        return [
+            self.entry(NO_PAIR, person, due, context={"pair_ids": tuple(pair_ids[email])})
+            for email, person in liaisons.items()
+        ]
+
+    def for_pair(self, pair: Pair, history: PairHistory) -> list[PlannedEmail | None]:
+        start = pair.start_date(self.program)
+        if start > self.last_day:
+            return []
+        held = HELD_WHILE_ENDING if history.state == PairState.ENDING else frozenset()
+        planned: list[PlannedEmail | None] = []
+        for due in participant_schedule(self.program, start, history):
+            if due.kind in held or due.day > self.last_day:
+                continue
+            pausable = due.kind in PAUSABLE
+            for person in pair.participants:
+                paused = history.paused_until(person.email, due.day) if pausable else None
+                planned.append(self.entry(pair.pair_id, person, due, paused))
+        if history.state not in (PairState.ENDING, PairState.ENDED):
+            planned += self.quiet_alerts(pair, start, history)
+        return planned
+
+    def quiet_alerts(
+        self, pair: Pair, start: date, history: PairHistory
+    ) -> list[PlannedEmail | None]:
+        """A nudge to each participant and an escalation to the liaison per quiet spell."""
+        planned: list[PlannedEmail | None] = []
+        end = term_end(start, self.program.months)
+        for anchor, next_anchor in quiet_spells(start, end, history, self.today):
+            period = f"quiet-{anchor.isoformat()}"
+            nudge_day = spell_alert_day(anchor, next_anchor, self.program.nudge_after_days, end)
+            if nudge_day is not None:
+                nudge = Due(Kind.NUDGE, period, nudge_day)
+                planned += [
+                    self.entry(pair.pair_id, p, nudge, history.paused_until(p.email, nudge_day))
+                    for p in pair.participants
+                ]
+            alert_day = spell_alert_day(anchor, next_anchor, self.program.escalate_after_days, end)
+            if alert_day is not None and not history.escalated_since(anchor):
+                context = {"escalation_reason": "quiet", "quiet_since": anchor.isoformat()}
+                paused = _pair_paused_until(pair, history, alert_day)
+                alert = Due(Kind.ESCALATION, period, alert_day)
+                planned.append(self.entry(pair.pair_id, pair.liaison, alert, paused, context))
+        return planned
+
+
+def _pair_paused_until(pair: Pair, history: PairHistory, day: date) -> date | None:
+    """The day the first participant's pause ends, if both are paused on `day`."""
+    ends = [history.paused_until(p.email, day) for p in pair.participants]
+    known = [end for end in ends if end is not None]
+    return min(known) if len(known) == len(ends) else None
+
+
+def plan(
+    program: Program,
+    pairs: Iterable[Pair],
+    histories: Mapping[str, PairHistory],
+    existing_keys: AbstractSet[str],
+    now: datetime,
+    until: datetime | None = None,
+) -> list[PlannedEmail]:
+    """Everything due by `until` (default `now`) whose key does not exist yet.
+
+    In roster order (liaison welcomes first, then pair by pair), not sorted:
+    sort by `due_at` to display. Entries with
+    `due_at > now` are a forecast (for `mailflow plan --days N`);
+    the service records only those that `is_due(now)`. Quiet escalations come
+    back as `escalation` entries with `context["escalation_reason"] == "quiet"`:
+    the service opens an Escalation(reason=quiet) for each one it records pending.
+    """
+    _require_aware(now, "now")
+    horizon = until or now
+    _require_aware(horizon, "until")
+    pairs = list(pairs)
+    planner = _Planner(program, existing_keys, now, horizon)
+    found = planner.liaison_welcomes(pairs)
+    for pair in pairs:
+        found += planner.for_pair(pair, histories.get(pair.pair_id, EMPTY_HISTORY))
+    return [p for p in found if p is not None]
+
+
+def latest_digest_at(program: Program, now: datetime) -> datetime:
+    """The latest digest occurrence at or before `now`, in the program's zone."""
+    zone = ZoneInfo(program.timezone)
+    day = now.astimezone(zone).date()
+    step = 1 if program.digest_weekday < 0 else 7
+    if step == 7:
+        day -= timedelta(days=(day.weekday() - program.digest_weekday) % 7)
+    occurrence = datetime.combine(day, program.digest_time, tzinfo=zone)
+    if occurrence > now:
+        occurrence = datetime.combine(day - timedelta(days=step), program.digest_time, tzinfo=zone)
+    return occurrence
+
+
+def digests_due(
+    program: Program,
+    liaisons: Iterable[Person],
+    now: datetime,
+    existing_keys: AbstractSet[str],
+) -> list[PlannedEmail]:
+    """The latest passed digest for each liaison and each coordinator, unless already planned."""
+    _require_aware(now, "now")
+    occurrence = latest_digest_at(program, now)
+    if occurrence.date() < program.start:
+        return []
+    recipients = {p.email.lower(): Role.LIAISON for p in liaisons}
+    recipients.update({c.lower(): Role.COORDINATOR for c in program.coordinators})
+    period = occurrence.date().isoformat()
+    due: list[PlannedEmail] = []
+    for email, role in recipients.items():
+        key = outbox_key(NO_PAIR, Kind.DIGEST, period, email)
+        if key not in existing_keys:
+            due.append(PlannedEmail(key, NO_PAIR, email, role, Kind.DIGEST, period, occurrence))
+    return due

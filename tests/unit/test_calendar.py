@@ -1,0 +1,529 @@
+"""The planner over whole terms, driven day by day as the service would drive it.
+
+Each simulated day the planner runs at 22:00 UTC with the keys it planned
+before; what it returns is recorded (as the service would) and fed back.
+"""
+
+from __future__ import annotations
+
+import time as wallclock
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from mailflow.domain import keys
+from mailflow.domain.calendar import PlannedEmail, digests_due, latest_digest_at, plan
+from mailflow.domain.history import WHOLE_PAIR, PairHistory, Pause, build_history
+from mailflow.domain.model import (
+    Escalation,
+    EscalationReason,
+    Event,
+    EventType,
+    Kind,
+    OutboxStatus,
+    Pair,
+    PairState,
+    Person,
+    Program,
+    Role,
+)
+from mailflow.domain.schedule import add_months
+
+START = date(2025, 1, 15)
+LONDON = "Europe/London"
+TICK = time(22, 0)
+MENTOR, MENTEE, LIAISON = "mentor@x.org", "mentee@x.org", "liaison@lib.org"
+
+
+def program(start: date = START, **changes: object) -> Program:
+    base = Program(
+        name="Library mentoring",
+        start=start,
+        months=9,
+        timezone=LONDON,
+        send_time=time(9, 0),
+        coordinators=("Coord@Lib.org",),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def pair(
+    pair_id: str = "p1",
+    start: date | None = None,
+    mentor_tz: str | None = None,
+    mentee_tz: str | None = None,
+    liaison: str = LIAISON,
+) -> Pair:
+    return Pair(
+        pair_id=pair_id,
+        mentor=Person("Mo Mentor", pair_id + "-" + MENTOR, Role.MENTOR, mentor_tz),
+        mentee=Person("Em Mentee", pair_id + "-" + MENTEE, Role.MENTEE, mentee_tz),
+        liaison=Person("Li Liaison", liaison, Role.LIAISON),
+        start=start,
+    )
+
+
+def days(first: date, offsets: Sequence[int]) -> tuple[date, ...]:
+    return tuple(first + timedelta(days=n) for n in offsets)
+
+
+def monthly_meetings(first: date) -> tuple[date, ...]:
+    """A pair that meets every 30 days is never quiet."""
+    return days(first, range(0, 400, 30))
+
+
+@dataclass
+class Record:
+    tick: datetime
+    email: PlannedEmail
+
+
+HistoryOn = Callable[[date], Mapping[str, PairHistory]]
+
+
+def simulate(
+    prog: Program,
+    pairs_on: Callable[[date], list[Pair]],
+    history_on: HistoryOn = lambda day: {},
+    last: date | None = None,
+    down: frozenset[date] = frozenset(),
+    first: date | None = None,
+) -> list[Record]:
+    existing: set[str] = set()
+    records: list[Record] = []
+    day = first or prog.start - timedelta(days=3)
+    last = last or add_months(prog.start, prog.months + 4)
+    while day <= last:
+        if day not in down:
+            now = datetime.combine(day, TICK, UTC)
+            for email in plan(prog, pairs_on(day), history_on(day), existing, now):
+                assert email.key not in existing, f"planned twice: {email.key}"
+                assert email.is_due(now)
+                existing.add(email.key)
+                records.append(Record(now, email))
+        day += timedelta(days=1)
+    return records
+
+
+def local_days(records: list[Record], kind: Kind, person: str) -> list[date]:
+    return sorted(
+        r.email.due_at.date() for r in records if r.email.kind == kind and r.email.person == person
+    )
+
+
+def assert_sent_on_time(records: list[Record]) -> None:
+    """Every email was planned at the first daily tick at or after its due time."""
+    for r in records:
+        lateness = r.tick - r.email.due_at
+        assert timedelta(0) <= lateness < timedelta(days=1), r
+
+
+def quiet_history(start: date, met: Sequence[int] = (), **more: object) -> HistoryOn:
+    history = PairHistory(met_dates=days(start, met), **more)  # type: ignore[arg-type]
+    return lambda day: {"p1": history}
+
+
+# --- a whole term -------------------------------------------------------------------------------
+
+TERMS = [
+    # program start, pair start, topic days m2..m8, closing, feedback
+    (START, None,
+     [date(2025, m, 15) for m in range(2, 9)], date(2025, 9, 15), date(2025, 10, 15)),
+    (date(2025, 1, 31), None,
+     [date(2025, 2, 28), date(2025, 3, 31), date(2025, 4, 30), date(2025, 5, 31),
+      date(2025, 6, 30), date(2025, 7, 31), date(2025, 8, 31)],
+     date(2025, 9, 30), date(2025, 10, 31)),
+    (date(2024, 1, 31), None,
+     [date(2024, 2, 29), date(2024, 3, 31), date(2024, 4, 30), date(2024, 5, 31),
+      date(2024, 6, 30), date(2024, 7, 31), date(2024, 8, 31)],
+     date(2024, 9, 30), date(2024, 10, 31)),
+    # a pair starting later than its program
+    (START, date(2025, 3, 10),
+     [date(2025, m, 10) for m in range(4, 11)], date(2025, 11, 10), date(2025, 12, 10)),
+]
+
+
+@pytest.mark.parametrize(("program_start", "pair_start", "topics", "closing", "feedback"), TERMS)
+def test_a_full_term_plans_each_email_once_on_its_day(
+    program_start: date, pair_start: date | None, topics: list[date], closing: date,
+    feedback: date,
+) -> None:
+    prog = program(program_start)
+    the_pair = pair(start=pair_start)
+    history = PairHistory(met_dates=monthly_meetings(pair_start or program_start))
+    records = simulate(prog, lambda day: [the_pair], lambda day: {"p1": history})
+
+    kinds = Counter(r.email.kind for r in records)
+    assert kinds == {Kind.INTRO: 2, Kind.TOPIC: 14, Kind.CLOSING: 2, Kind.FEEDBACK: 2,
+                     Kind.LIAISON_WELCOME: 1}
+    assert all(r.email.status is OutboxStatus.PENDING for r in records)
+    assert_sent_on_time(records)
+    for person in (the_pair.mentor, the_pair.mentee):
+        assert local_days(records, Kind.INTRO, person.email) == [pair_start or program_start]
+        assert local_days(records, Kind.TOPIC, person.email) == topics
+        assert local_days(records, Kind.CLOSING, person.email) == [closing]
+        assert local_days(records, Kind.FEEDBACK, person.email) == [feedback]
+    assert {r.email.role for r in records if r.email.kind is Kind.INTRO} == {Role.MENTOR,
+                                                                             Role.MENTEE}
+    topic_periods = sorted({r.email.period for r in records if r.email.kind is Kind.TOPIC})
+    assert topic_periods == sorted(f"m{m}" for m in range(2, 9))
+    [welcome] = [r.email for r in records if r.email.kind is Kind.LIAISON_WELCOME]
+    assert welcome.key == f"-/liaison_welcome/{program_start.isoformat()}/{LIAISON}"
+    assert welcome.due_at.date() == program_start
+    assert welcome.context["pair_ids"] == ("p1",)
+
+
+def test_each_person_gets_mail_at_send_time_in_their_own_zone() -> None:
+    the_pair = pair(mentor_tz="Pacific/Auckland", mentee_tz="America/Los_Angeles")
+    history = PairHistory(met_dates=monthly_meetings(START))
+    records = simulate(program(), lambda day: [the_pair], lambda day: {"p1": history})
+
+    def utc_due(kind: Kind, period: str, person: str) -> datetime:
+        [r] = [r for r in records
+               if (r.email.kind, r.email.period, r.email.person) == (kind, period, person)]
+        assert r.email.due_at.time() == time(9, 0)
+        return r.email.due_at.astimezone(UTC)
+
+    mentor, mentee = the_pair.mentor.email, the_pair.mentee.email
+    assert utc_due(Kind.INTRO, "m1", mentor) == datetime(2025, 1, 14, 20, 0, tzinfo=UTC)  # NZDT
+    assert utc_due(Kind.INTRO, "m1", mentee) == datetime(2025, 1, 15, 17, 0, tzinfo=UTC)  # PST
+    assert utc_due(Kind.TOPIC, "m5", mentor) == datetime(2025, 5, 14, 21, 0, tzinfo=UTC)  # NZST
+    assert utc_due(Kind.TOPIC, "m5", mentee) == datetime(2025, 5, 15, 16, 0, tzinfo=UTC)  # PDT
+    assert_sent_on_time(records)
+
+
+# --- quiet pairs --------------------------------------------------------------------------------
+
+QUIET = [
+    # MET day offsets from the start -> nudge day offsets, quiet escalation day offsets
+    ((), [42], [56]),
+    ((20,), [62], [76]),
+    ((50,), [42, 92], [106]),  # a MET after the nudge breaks the spell before escalation
+    ((20, 60), [102], [116]),  # a MET before the nudge breaks the spell
+    ((240,), [42], [56]),  # the spell from day 240 outlasts the term (273 days): nothing
+    ((231,), [42], [56]),  # its nudge would fall on the term's last day: nothing
+]
+
+
+@pytest.mark.parametrize(("met", "nudges", "escalations"), QUIET)
+def test_a_quiet_pair_is_nudged_once_per_spell_then_escalated(
+    met: tuple[int, ...], nudges: list[int], escalations: list[int]
+) -> None:
+    the_pair = pair()
+    records = simulate(program(), lambda day: [the_pair], quiet_history(START, met))
+
+    for person in (the_pair.mentor.email, the_pair.mentee.email):
+        assert local_days(records, Kind.NUDGE, person) == list(days(START, nudges))
+    assert local_days(records, Kind.ESCALATION, LIAISON) == list(days(START, escalations))
+    alerts = [r.email for r in records if r.email.kind in (Kind.NUDGE, Kind.ESCALATION)]
+    assert all(a.period == f"quiet-{(a.due_at.date() - timedelta(days=42 if a.kind is Kind.NUDGE else 56)).isoformat()}" for a in alerts)  # noqa: E501
+    assert all(a.context["escalation_reason"] == "quiet" for a in alerts
+               if a.kind is Kind.ESCALATION)
+    assert_sent_on_time(records)
+
+
+def test_an_escalation_already_opened_is_not_planned_again() -> None:
+    history = quiet_history(START, quiet_escalated_on=(START + timedelta(days=50),))
+    records = simulate(program(), lambda day: [pair()], history)
+    assert local_days(records, Kind.ESCALATION, LIAISON) == []
+    assert len(local_days(records, Kind.NUDGE, pair().mentor.email)) == 1
+
+
+# --- pauses -------------------------------------------------------------------------------------
+
+PAUSED_UNTIL = date(2025, 5, 15)
+
+
+def pause_events(resume_on: date | None, by_coordinator: bool = False) -> list[Event]:
+    who = ("coord@lib.org", "coordinator") if by_coordinator else (pair().mentee.email, "mentee")
+    at = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    events = [Event(at, "p1", *who, EventType.PAUSE, date=PAUSED_UNTIL)]
+    if resume_on:
+        resumed = datetime.combine(resume_on, time(8), UTC)
+        events.append(Event(resumed, "p1", *who, EventType.RESUME))
+    met = [Event(datetime.combine(d, time(12), UTC), "p1", MENTOR, "mentor", EventType.MET)
+           for d in monthly_meetings(START)]
+    return events + met
+
+
+def history_from(events: list[Event]) -> HistoryOn:
+    def on(day: date) -> dict[str, PairHistory]:
+        known = [e for e in events if e.time.date() <= day]
+        return {"p1": build_history(known, timezone=LONDON)}
+    return on
+
+
+PAUSES = [
+    # resume day, paused by coordinator -> mentee topic statuses by month; mentor topics
+    (None, False, {"m3": "paused until 2025-05-15", "m4": "paused until 2025-05-15"}, {}),
+    (date(2025, 4, 1), False, {"m3": "paused until 2025-05-15"}, {}),
+    (None, True, {"m3": "paused until 2025-05-15", "m4": "paused until 2025-05-15"},
+     {"m3": "paused until 2025-05-15", "m4": "paused until 2025-05-15"}),
+]
+
+
+@pytest.mark.parametrize(("resume_on", "by_coordinator", "mentee_skips", "mentor_skips"), PAUSES)
+def test_a_pause_skips_topics_and_mail_on_the_until_day_goes_out(
+    resume_on: date | None, by_coordinator: bool, mentee_skips: dict[str, str],
+    mentor_skips: dict[str, str],
+) -> None:
+    the_pair = pair()
+    records = simulate(program(), lambda day: [the_pair],
+                       history_from(pause_events(resume_on, by_coordinator)))
+
+    def skips(person: str) -> dict[str, str]:
+        return {r.email.period: r.email.reason for r in records
+                if r.email.kind is Kind.TOPIC and r.email.person == person
+                and r.email.status is OutboxStatus.SKIPPED}
+
+    assert skips(the_pair.mentee.email) == mentee_skips
+    assert skips(the_pair.mentor.email) == mentor_skips
+    assert len(local_days(records, Kind.TOPIC, the_pair.mentee.email)) == 7
+    [may] = [r.email for r in records if r.email.kind is Kind.TOPIC and r.email.period == "m5"
+             and r.email.person == the_pair.mentee.email]
+    assert may.due_at.date() == PAUSED_UNTIL and may.status is OutboxStatus.PENDING
+
+
+PAUSE_NUDGES = [
+    # who is paused 2025-02-20 .. 2025-04-20 in a pair that never meets
+    # -> (mentee's first nudge status, mentor's, first escalation status)
+    (MENTEE, OutboxStatus.SKIPPED, OutboxStatus.PENDING, OutboxStatus.PENDING),
+    (WHOLE_PAIR, OutboxStatus.SKIPPED, OutboxStatus.SKIPPED, OutboxStatus.SKIPPED),
+]
+
+
+@pytest.mark.parametrize(("paused", "mentee_first", "mentor_first", "escalation_first"),
+                         PAUSE_NUDGES)
+def test_a_pause_skips_nudges_and_its_end_restarts_the_quiet_clock(
+    paused: str, mentee_first: OutboxStatus, mentor_first: OutboxStatus,
+    escalation_first: OutboxStatus,
+) -> None:
+    the_pair = pair()
+    person = "p1-" + paused if paused != WHOLE_PAIR else WHOLE_PAIR
+    pause = Pause(person, date(2025, 2, 20), date(2025, 4, 20))
+    records = simulate(program(), lambda day: [the_pair], quiet_history(START, pauses=(pause,)))
+
+    def statuses(kind: Kind, who: str) -> list[tuple[date, OutboxStatus]]:
+        return sorted((r.email.due_at.date(), r.email.status) for r in records
+                      if r.email.kind is kind and r.email.person == who)
+
+    restarted = date(2025, 4, 20)
+    expected_nudges = [START + timedelta(days=42), restarted + timedelta(days=42)]
+    expected_escalations = [START + timedelta(days=56), restarted + timedelta(days=56)]
+    for who, first_status in ((the_pair.mentee.email, mentee_first),
+                              (the_pair.mentor.email, mentor_first)):
+        assert statuses(Kind.NUDGE, who) == [(expected_nudges[0], first_status),
+                                             (expected_nudges[1], OutboxStatus.PENDING)]
+    assert statuses(Kind.ESCALATION, LIAISON) == [
+        (expected_escalations[0], escalation_first),
+        (expected_escalations[1], OutboxStatus.PENDING),
+    ]
+    skipped = [r.email for r in records if r.email.status is OutboxStatus.SKIPPED]
+    assert {s.reason for s in skipped} == {"paused until 2025-04-20"}
+
+
+# --- ending and ended pairs ---------------------------------------------------------------------
+
+END_REQUESTED, ENDED_ON = date(2025, 4, 10), date(2025, 4, 20)
+
+
+def ending_history(state_after: PairState, from_day: date) -> HistoryOn:
+    met = monthly_meetings(START)
+
+    def on(day: date) -> dict[str, PairHistory]:
+        if day < END_REQUESTED:
+            return {"p1": PairHistory(met_dates=met)}
+        if day < from_day:
+            return {"p1": PairHistory(state=PairState.ENDING, met_dates=met)}
+        ended_at = from_day if state_after is PairState.ENDED else None
+        return {"p1": PairHistory(state=state_after, ended_at=ended_at, met_dates=met)}
+    return on
+
+
+def test_an_ended_pair_gets_only_its_feedback_on_the_day_it_ended() -> None:
+    the_pair = pair()
+    records = simulate(program(), lambda day: [the_pair],
+                       ending_history(PairState.ENDED, ENDED_ON))
+    kinds = Counter(r.email.kind for r in records)
+    assert kinds == {Kind.INTRO: 2, Kind.TOPIC: 4, Kind.FEEDBACK: 2, Kind.LIAISON_WELCOME: 1}
+    assert local_days(records, Kind.TOPIC, the_pair.mentee.email) == [date(2025, 2, 15),
+                                                                      date(2025, 3, 15)]
+    assert local_days(records, Kind.FEEDBACK, the_pair.mentee.email) == [ENDED_ON]
+    assert_sent_on_time(records)
+
+
+def test_an_ending_pair_is_held_and_gets_held_mail_if_the_end_is_withdrawn() -> None:
+    the_pair = pair()
+    withdrawn = date(2025, 4, 18)
+    records = simulate(program(), lambda day: [the_pair],
+                       ending_history(PairState.ACTIVE, withdrawn))
+    held = [r for r in records if r.email.kind is Kind.TOPIC and r.email.period == "m4"]
+    assert len(held) == 2
+    assert all(r.tick.date() == withdrawn and r.email.status is OutboxStatus.PENDING
+               for r in held)
+    assert Counter(r.email.kind for r in records)[Kind.TOPIC] == 14
+
+
+# --- catch-up -----------------------------------------------------------------------------------
+
+def outage(first: date, length: int) -> frozenset[date]:
+    return frozenset(days(first, range(length)))
+
+
+CATCH_UP = [
+    # outage start, length -> status, reason of the March topic, day it is recorded
+    (date(2025, 3, 14), 3, OutboxStatus.PENDING, "", date(2025, 3, 17)),
+    (date(2025, 3, 12), 11, OutboxStatus.SKIPPED, "due 2025-03-15, more than 7 days ago",
+     date(2025, 3, 23)),
+]
+
+
+@pytest.mark.parametrize(("down_from", "length", "status", "reason", "recorded"), CATCH_UP)
+def test_after_an_outage_mail_is_caught_up_once_or_skipped_when_too_old(
+    down_from: date, length: int, status: OutboxStatus, reason: str, recorded: date
+) -> None:
+    history = PairHistory(met_dates=monthly_meetings(START))
+    records = simulate(program(), lambda day: [pair()], lambda day: {"p1": history},
+                       down=outage(down_from, length))
+    march = [r for r in records if r.email.kind is Kind.TOPIC and r.email.period == "m3"]
+    assert len(march) == 2
+    for r in march:
+        assert (r.email.status, r.email.reason, r.tick.date()) == (status, reason, recorded)
+        assert r.email.due_at.date() == date(2025, 3, 15)
+    assert Counter(r.email.kind for r in records)[Kind.TOPIC] == 14
+
+
+def test_liaisons_are_welcomed_late_rather_than_never() -> None:
+    first, late = pair("p1"), pair("p2", start=date(2025, 5, 1), liaison="new@lib.org")
+    records = simulate(program(), lambda day: [first] if day < date(2025, 4, 1) else [first, late],
+                       down=outage(START - timedelta(days=3), 20))
+    intros = [r.email for r in records if r.email.kind is Kind.INTRO and r.email.pair_id == "p1"]
+    assert {i.status for i in intros} == {OutboxStatus.SKIPPED}
+    welcomes = {r.email.person: r for r in records if r.email.kind is Kind.LIAISON_WELCOME}
+    assert set(welcomes) == {LIAISON, "new@lib.org"}
+    assert welcomes["new@lib.org"].tick.date() == date(2025, 4, 1)
+    assert all(w.email.status is OutboxStatus.PENDING for w in welcomes.values())
+    assert all(w.email.key.startswith("-/liaison_welcome/2025-01-15/") for w in welcomes.values())
+
+
+# --- the plan horizon ---------------------------------------------------------------------------
+
+def test_a_horizon_forecasts_what_will_fall_due() -> None:
+    now = datetime(2025, 1, 10, 12, tzinfo=UTC)
+    forecast = plan(program(), [pair()], {}, set(), now, until=now + timedelta(days=40))
+    assert sorted((e.due_at.date(), e.kind) for e in forecast) == [
+        (START, Kind.INTRO), (START, Kind.INTRO), (START, Kind.LIAISON_WELCOME),
+        (date(2025, 2, 15), Kind.TOPIC), (date(2025, 2, 15), Kind.TOPIC),
+    ]
+    assert not any(e.is_due(now) for e in forecast)
+    assert plan(program(), [pair()], {}, set(), now) == []
+
+
+def test_a_planned_email_becomes_an_outbox_entry_with_a_stable_message_id() -> None:
+    now = datetime(2025, 3, 30, 12, tzinfo=UTC)
+    [entry] = [e for e in plan(program(), [pair()], {}, set(), now)
+               if e.kind is Kind.TOPIC and e.period == "m2" and e.role is Role.MENTEE]
+    row = entry.to_outbox_entry("lib.org")
+    assert row.message_id == keys.message_id(entry.key, "lib.org")
+    assert (row.key, row.kind, row.status) == ("p1/topic/m2/p1-mentee@x.org", Kind.TOPIC,
+                                               OutboxStatus.SKIPPED)
+    assert row.last_error == "due 2025-02-15, more than 7 days ago" == row.context["skip_reason"]
+
+
+# --- digests ------------------------------------------------------------------------------------
+
+DIGESTS = [
+    # weekday, ticks from .. to, outage -> occurrence days sent
+    (0, date(2025, 1, 13), date(2025, 2, 9), 0,
+     [date(2025, 1, 20), date(2025, 1, 27), date(2025, 2, 3)]),
+    (0, date(2025, 1, 13), date(2025, 2, 13), 22,  # down 1-21 .. 2-11: no backlog
+     [date(2025, 1, 20), date(2025, 2, 10)]),
+    (-1, date(2025, 1, 14), date(2025, 1, 18), 0,
+     [date(2025, 1, 15), date(2025, 1, 16), date(2025, 1, 17), date(2025, 1, 18)]),
+]
+
+
+@pytest.mark.parametrize(("weekday", "first", "last", "down_days", "sent"), DIGESTS)
+def test_digests_follow_their_schedule_without_a_backlog(
+    weekday: int, first: date, last: date, down_days: int, sent: list[date]
+) -> None:
+    prog = program(digest_weekday=weekday)
+    liaisons = [pair().liaison, pair("p2").liaison]
+    down = outage(date(2025, 1, 21), down_days)
+    existing: set[str] = set()
+    got: list[PlannedEmail] = []
+    day = first
+    while day <= last:
+        if day not in down:
+            due = digests_due(prog, liaisons, datetime.combine(day, TICK, UTC), existing)
+            existing.update(d.key for d in due)
+            got += due
+        day += timedelta(days=1)
+    assert sorted({d.due_at.date() for d in got}) == sent
+    assert Counter((d.person, d.role) for d in got) == {
+        (LIAISON, Role.LIAISON): len(sent), ("coord@lib.org", Role.COORDINATOR): len(sent)}
+    assert all(d.due_at.timetz() == time(8, 0, tzinfo=ZoneInfo(LONDON)) for d in got)
+    assert all(d.key == f"-/digest/{d.period}/{d.person}" for d in got)
+
+
+def test_the_latest_digest_is_last_week_until_this_weeks_time_has_passed() -> None:
+    monday_7am = datetime(2025, 3, 3, 7, tzinfo=ZoneInfo(LONDON))
+    assert latest_digest_at(program(), monday_7am).date() == date(2025, 2, 24)
+    assert latest_digest_at(program(), monday_7am + timedelta(hours=1)).date() == date(2025, 3, 3)
+
+
+# --- history ------------------------------------------------------------------------------------
+
+def test_history_is_built_from_events_and_escalations() -> None:
+    def at(day: int, hour: int = 12) -> datetime:
+        return datetime(2025, 3, day, hour, tzinfo=UTC)
+
+    mentee = pair().mentee.email
+    events = [
+        Event(at(20), "p1", mentee, "mentee", EventType.RESUME),
+        Event(at(2), "p1", mentee, "mentee", EventType.PAUSE),  # default 30 days
+        Event(at(5), "p1", MENTOR, "mentor", EventType.MET, date=date(2025, 3, 4)),
+        Event(at(6), "p1", "", "coordinator", EventType.PAUSE, date=date(2025, 3, 10)),
+        Event(at(7), "p1", MENTOR, "mentor", EventType.MET),
+        Event(at(8), "p1", mentee, "mentee", EventType.END_REQUEST),
+    ]
+    quiet = Escalation("e1", "p1", LIAISON, EscalationReason.QUIET, "", at(9))
+    helped = Escalation("e2", "p1", LIAISON, EscalationReason.HELP, "", at(10))
+    history = build_history(events, timezone=LONDON, escalations=[quiet, helped])
+    assert history.state is PairState.ENDING
+    assert history.met_dates == (date(2025, 3, 4), date(2025, 3, 7))
+    assert history.pauses == (Pause(mentee, date(2025, 3, 2), date(2025, 3, 20)),
+                              Pause(WHOLE_PAIR, date(2025, 3, 6), date(2025, 3, 10)))
+    assert history.paused_until(MENTOR, date(2025, 3, 9)) == date(2025, 3, 10)
+    assert history.paused_until(mentee, date(2025, 3, 9)) == date(2025, 3, 20)
+    assert history.paused_until(mentee, date(2025, 3, 20)) is None
+    assert history.quiet_escalated_on == (date(2025, 3, 9),)
+    ended = build_history(events, timezone=LONDON, state=PairState.ENDED, ended_at=date(2025, 4, 1))
+    assert (ended.state, ended.ended_at) == (PairState.ENDED, date(2025, 4, 1))
+
+
+# --- scale --------------------------------------------------------------------------------------
+
+ZONES = (None, "Pacific/Auckland", "America/Los_Angeles", "Asia/Kolkata")
+
+
+def test_ten_thousand_pairs_plan_in_well_under_two_seconds() -> None:
+    pairs = [pair(f"p{i}", start=START + timedelta(days=i % 60), mentor_tz=ZONES[i % 4],
+                  liaison=f"liaison{i % 50}@lib.org") for i in range(10_000)]
+    histories = {p.pair_id: PairHistory(met_dates=days(START, (10 * (i % 9), 80)))
+                 for i, p in enumerate(pairs)}
+    now = datetime(2025, 6, 1, 12, tzinfo=UTC)
+    began = wallclock.perf_counter()
+    first = plan(program(), pairs, histories, set(), now)
+    first_pass = wallclock.perf_counter() - began
+    existing = {e.key for e in first}
+    began = wallclock.perf_counter()
+    again = plan(program(), pairs, histories, existing, now + timedelta(hours=1))
+    steady = wallclock.perf_counter() - began
+    assert again == []
+    assert len(first) > 100_000
+    assert first_pass < 2.0 and steady < 1.0, (first_pass, steady)
