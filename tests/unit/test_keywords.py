@@ -1,0 +1,95 @@
+"""Keywords in the new text of a reply: table-driven."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from mailflow.domain.keywords import KEYWORD_NAMES, REGISTRY, parse_keywords
+
+REF = date(2026, 10, 10)  # a Saturday
+
+# (new text, expected [(name, text, date)], expected unrecognised)
+CASES = [
+    ("MET", [("met", "", REF)], ""),
+    ("met", [("met", "", REF)], ""),
+    ("MET.", [("met", "", REF)], ""),
+    ("MET: had coffee", [("met", "had coffee", REF)], ""),
+    ("MET - library visit", [("met", "library visit", REF)], ""),
+    ("  Met yesterday, talked about CVs", [("met", "talked about CVs", date(2026, 10, 9))], ""),
+    ("MET today", [("met", "", REF)], ""),
+    ("MET 2026-10-03 good chat", [("met", "good chat", date(2026, 10, 3))], ""),
+    ("MET Oct 3", [("met", "", date(2026, 10, 3))], ""),
+    ("MET October 3rd: notes", [("met", "notes", date(2026, 10, 3))], ""),
+    ("MET on 3 October 2026", [("met", "", date(2026, 10, 3))], ""),
+    ("MET 10/3", [("met", "", date(2026, 10, 3))], ""),
+    ("MET 10/3/2026 lunch", [("met", "lunch", date(2026, 10, 3))], ""),
+    ("MET Dec 20", [("met", "", date(2025, 12, 20))], ""),  # no year: the most recent one
+    ("MET Oct 12", [("met", "", date(2026, 10, 12))], ""),  # within the 2-day tolerance
+    ("MET Monday", [("met", "", date(2026, 10, 5))], ""),
+    ("MET 3 times this month", [("met", "3 times this month", REF)], ""),
+    ("NOT MET", [("not_met", "", None)], ""),
+    ("not met: travelling", [("not_met", "travelling", None)], ""),
+    ("METADATA is not a keyword", [], "METADATA is not a keyword"),
+    ("Helpful notes", [], "Helpful notes"),
+    ("Ending soon", [], "Ending soon"),
+    ("We MET on Tuesday", [], "We MET on Tuesday"),
+    ("> MET", [], "> MET"),
+    ("GOAL finish my portfolio", [("goal", "finish my portfolio", None)], ""),
+    ("goal: learn SQL\nand some Python\n\nThanks!", [("goal", "learn SQL\nand some Python", None)],
+     "Thanks!"),
+    ("HELP", [("help", "", None)], ""),
+    ("HELP my mentor has not replied\nfor two months", [
+        ("help", "my mentor has not replied\nfor two months", None)], ""),
+    ("PAUSE", [("pause", "", date(2026, 11, 9))], ""),
+    ("PAUSE until Nov 1", [("pause", "", date(2026, 11, 1))], ""),
+    ("pause until 2026-12-01", [("pause", "", date(2026, 12, 1))], ""),
+    ("PAUSE Jan 5", [("pause", "", date(2027, 1, 5))], ""),  # no year: the next one
+    ("PAUSE 12/1", [("pause", "", date(2026, 12, 1))], ""),
+    ("RESUME", [("resume", "", None)], ""),
+    ("END we both changed jobs", [("end", "we both changed jobs", None)], ""),
+    ("LETTER please", [("letter", "please", None)], ""),
+    ("RESOLVED talked to both", [("resolved", "talked to both", None)], ""),
+    ("Hi!\nMET yesterday\nGOAL: apply for jobs\nthanks", [
+        ("met", "", date(2026, 10, 9)), ("goal", "apply for jobs\nthanks", None)], "Hi!"),
+    ("MET\nNOT MET", [("met", "", REF), ("not_met", "", None)], ""),
+    ("", [], ""),
+    ("Just a note, no keyword.", [], "Just a note, no keyword."),
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "rest"), CASES)
+def test_keywords(text: str, expected: list[tuple[str, str, date | None]], rest: str) -> None:
+    result = parse_keywords(text, reference=REF)
+    assert [(c.name, c.text, c.date) for c in result.commands] == expected
+    assert result.unrecognised == rest
+
+
+@pytest.mark.parametrize(
+    ("text", "order", "expected"),
+    [("MET 3/10", "dmy", date(2026, 10, 3)), ("MET 3/10", "mdy", date(2026, 3, 10)),
+     ("MET 3.10.2026", "dmy", date(2026, 10, 3)), ("MET 2026/10/03", "mdy", date(2026, 10, 3))],
+)
+def test_numeric_date_order(text: str, order: str, expected: date) -> None:
+    (command,) = parse_keywords(text, reference=REF, date_order=order).commands
+    assert command.date == expected
+
+
+def test_synonyms_add_to_the_defaults() -> None:
+    synonyms = {"met": ["WE MET", "Getroffen"], "help": ["HILFE"], "not_met": ["NICHT GETROFFEN"]}
+    text = "we met yesterday\nHILFE bitte\nMET\nnicht getroffen\nGetroffen heute"
+    result = parse_keywords(text, synonyms=synonyms, reference=REF)
+    assert [(c.name, c.date) for c in result.commands] == [
+        ("met", date(2026, 10, 9)), ("help", None), ("met", REF), ("not_met", None), ("met", REF)
+    ]
+    assert result.commands[1].text == "bitte"
+
+
+def test_line_is_kept_for_the_ack() -> None:
+    (command,) = parse_keywords("  MET: Oct 3 - good", reference=REF).commands
+    assert command.line == "MET: Oct 3 - good"
+
+
+def test_every_keyword_name_is_registered() -> None:
+    assert set(REGISTRY) == set(KEYWORD_NAMES)
