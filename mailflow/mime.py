@@ -1,0 +1,85 @@
+"""A rendered email -> an RFC 5322 message (SPEC section 4).
+
+multipart/alternative with a UTF-8 text part and an HTML part. Every value
+that goes into a header is reduced to one line first, so a name or subject
+holding CR/LF can never start a header of its own.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailflow.render import RenderedEmail
+
+_MSGID_RE = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
+_BREAKING = {"Cc", "Zl", "Zp"}
+
+
+def one_line(value: str) -> str:
+    """Control characters and line breaks become spaces; runs of spaces collapse."""
+    text = "".join(" " if unicodedata.category(ch) in _BREAKING else ch for ch in value)
+    return " ".join(text.split())
+
+
+def _address(value: str, name: str | None = None) -> Address:
+    """``"Name <a@b>"`` or ``"a@b"`` (with ``name``) -> Address; raises ValueError."""
+    parsed_name, addr = parseaddr(one_line(value))
+    if not addr or "@" not in addr:
+        raise ValueError(f"not an email address: {value!r}")
+    display = one_line(name if name is not None else parsed_name)
+    local, _, domain = addr.rpartition("@")
+    return Address(display_name=display, username=local, domain=domain)
+
+
+def _message_id(value: str) -> str:
+    value = value.strip()
+    if not _MSGID_RE.match(value):
+        raise ValueError(f"not a Message-ID like <id@domain>: {value!r}")
+    return value
+
+
+def build_message(
+    rendered: RenderedEmail,
+    *,
+    sender: str,
+    to: str,
+    to_name: str,
+    reply_to: str,
+    message_id: str,
+    kind: str,
+    pair_id: str | None,
+    date: datetime,
+    in_reply_to: str | None = None,
+) -> EmailMessage:
+    """The message to hand to SMTP. ``sender`` is ``"Name <address>"`` (``[mail].from``);
+    ``reply_to`` the address replies go to (with its +mf- token); ``message_id`` the
+    deterministic ``<...@domain>`` of the outbox entry; ``date`` should be aware
+    (a naive one is taken as UTC)."""
+    msg = EmailMessage(policy=policy.default)
+    msg["Subject"] = one_line(rendered.subject)
+    msg["From"] = _address(sender)
+    msg["To"] = _address(to, to_name)
+    msg["Reply-To"] = _address(reply_to)
+    msg["Date"] = format_datetime(date if date.tzinfo else date.replace(tzinfo=UTC))
+    msg["Message-ID"] = _message_id(message_id)
+    if in_reply_to:
+        parent = _message_id(in_reply_to)
+        msg["In-Reply-To"] = parent
+        msg["References"] = parent
+    msg["Auto-Submitted"] = "auto-generated"
+    # Ask Exchange/Outlook not to answer with out-of-office notes (bounces still come).
+    msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
+    msg["X-Mailflow-Kind"] = one_line(str(kind))
+    if pair_id:
+        msg["X-Mailflow-Pair"] = one_line(pair_id)
+    msg.set_content(rendered.text, subtype="plain", charset="utf-8")
+    msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    return msg

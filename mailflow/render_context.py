@@ -1,0 +1,136 @@
+"""The render context contract: builders for its shared parts, and sample contexts.
+
+``docs/templates.md`` documents every variable a template receives. The
+builders here produce the parts that come straight from the domain model
+(``program``, ``recipient``, ``pair``, person dicts, ``reply_keywords``) so
+that every email gets them in one shape; the dispatch service adds the
+kind-specific variables. ``sample_contexts(name)`` gives, for each template,
+contexts that exercise its branches; ``mailflow templates check`` renders them.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from mailflow.domain.model import Pair, Person, Program
+
+Context = dict[str, Any]
+
+# (word, meaning): what a participant or liaison can reply, as shown in emails.
+_MET = ("MET", "we met. Add the date and a few notes if you like, "
+        "e.g. “MET 3 October, talked about my first-year review”")
+_NOT_MET = ("NOT MET", "we could not meet this month (a word on why helps, if you like)")
+_GOAL = ("GOAL", "record a goal for the mentorship, "
+         "e.g. “GOAL present a poster at the state library conference”")
+_HELP = ("HELP", "ask your liaison to get in touch; what you write after HELP goes to "
+         "the liaison only")
+_PAUSE = ("PAUSE", "pause these emails for 30 days, or until a date: “PAUSE until 15 January”")
+_RESUME = ("RESUME", "start the emails again after a pause")
+_END = ("END", "ask to end the match: no fault and no explanation needed; "
+        "your liaison will follow up")
+_LETTER = ("LETTER", "receive a letter recognising your service as a mentor, "
+           "for your records or dossier")
+_RESOLVED = ("RESOLVED", "close this escalation; add a short note for the committee if you like")
+
+_PARTICIPANT_KINDS = {"intro", "topic", "nudge", "closing", "ack"}
+
+
+def reply_keywords(kind: str, role: str, *, term_ended: bool = False) -> list[dict[str, str]]:
+    """The keywords that apply to ``role`` for an email of ``kind``, as ``{word, meaning}``.
+
+    Participants: MET .. END during the term; mentors LETTER once the term has
+    ended. Liaisons: RESOLVED on an escalation. Coordinators: none.
+    """
+    kind, role = str(kind), str(role)
+    chosen: list[tuple[str, str]] = []
+    if role in ("mentor", "mentee"):
+        if kind in _PARTICIPANT_KINDS and not term_ended:
+            chosen = [_MET, _NOT_MET, _GOAL, _HELP, _PAUSE, _RESUME, _END]
+        elif kind in ("feedback", "ack") and role == "mentor":
+            chosen = [_LETTER]
+    elif role == "liaison" and kind == "escalation":
+        chosen = [_RESOLVED]
+    return [{"word": word, "meaning": meaning} for word, meaning in chosen]
+
+
+def add_months(start: date, months: int) -> date:
+    """Same day of the month ``months`` later, clamped to that month's last day."""
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def first_name(name: str) -> str:
+    """``"Dr. Ana Ruiz"`` -> ``"Ana"``; an empty name stays empty."""
+    parts = name.split()
+    while len(parts) > 1 and parts[0].endswith("."):
+        parts.pop(0)
+    return parts[0] if parts else ""
+
+
+def person_context(person: Person) -> Context:
+    return {"name": person.name, "first_name": first_name(person.name), "email": person.email}
+
+
+def recipient_context(person: Person) -> Context:
+    return {**person_context(person), "role": str(person.role)}
+
+
+def program_context(program: Program) -> Context:
+    return {
+        "name": program.name,
+        "months": program.months,
+        "start": program.start,
+        "end": add_months(program.start, program.months),
+        "timezone": program.timezone,
+        "coordinators": list(program.coordinators),
+        "nudge_after_days": program.nudge_after_days,
+        "escalate_after_days": program.escalate_after_days,
+    }
+
+
+def pair_context(pair: Pair, program: Program, *, month: int, goals: Iterable[str]) -> Context:
+    start = pair.start_date(program)
+    return {
+        "id": pair.pair_id,
+        "start": start,
+        "end": add_months(start, program.months),
+        "month": month,
+        "mentor": person_context(pair.mentor),
+        "mentee": person_context(pair.mentee),
+        "liaison": person_context(pair.liaison),
+        "goals": list(goals),
+    }
+
+
+def base_context(program: Program, recipient: Person, sent_on: date, kind: str,
+                 *, term_ended: bool = False) -> Context:
+    """What every email gets: program, recipient, sent_on, reply_keywords."""
+    return {
+        "program": program_context(program),
+        "recipient": recipient_context(recipient),
+        "sent_on": sent_on,
+        "reply_keywords": reply_keywords(kind, recipient.role, term_ended=term_ended),
+    }
+
+
+def pair_email_context(program: Program, pair: Pair, recipient: Person, sent_on: date,
+                       kind: str, *, month: int, goals: Iterable[str],
+                       term_ended: bool = False) -> Context:
+    """``base_context`` plus ``pair`` and ``partner`` (None when the recipient is the liaison)."""
+    partner = {pair.mentor.email: pair.mentee, pair.mentee.email: pair.mentor}.get(recipient.email)
+    return {
+        **base_context(program, recipient, sent_on, kind, term_ended=term_ended),
+        "pair": pair_context(pair, program, month=month, goals=goals),
+        "partner": person_context(partner) if partner else None,
+    }
+
+
+def sample_contexts(name: str) -> list[Context]:
+    """Contexts that exercise every branch of template ``name`` (see docs/templates.md)."""
+    from mailflow.render_samples import SAMPLES
+
+    return [dict(ctx) for ctx in SAMPLES[name]()]
