@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from mailflow.adapters.smtp import SmtpSender
 from mailflow.adapters.store import TinyDBStore
 from mailflow.clock import Clock
 from mailflow.config import Settings, load_settings
 from mailflow.errors import MailflowError
+from mailflow.render import Renderer
 from mailflow.repository import ImportReport, Repository
 from mailflow.roster import read_roster
+from mailflow.services.dispatch import Dispatcher, SendReport
 
 
 def package_file(*parts: str) -> Path:
@@ -43,6 +46,22 @@ class App:
             yield repo
         finally:
             repo.close()
+
+    def renderer(self) -> Renderer:
+        folder = self.settings.templates_dir
+        return Renderer(folder if folder.is_dir() else default_templates_dir())
+
+    def smtp_sender(self) -> SmtpSender:
+        return SmtpSender(self.settings.smtp, envelope_from=self.settings.mail.reply_to)
+
+    def dispatcher(self) -> Dispatcher:
+        return Dispatcher(self.settings, self.renderer(), self.smtp_sender)
+
+    async def send_due(self, *, dry_run: bool = False, digests: bool = False) -> SendReport:
+        now = self.clock.now()
+        with self.repository(readonly=dry_run) as repo:
+            return await self.dispatcher().send_due_once(repo, now, dry_run=dry_run,
+                                                         digests=digests)
 
     def import_roster(self, path: Path) -> ImportReport:
         pairs = read_roster(path)  # raises before the store is touched

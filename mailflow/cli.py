@@ -165,3 +165,193 @@ def status(ctx: Context, as_json: bool) -> None:
         echo_json(result)
     else:
         click.echo(render_status(result))
+
+
+# --- plan / send-due / digest ------------------------------------------------------
+
+
+@main.command()
+@click.option("--days", type=click.IntRange(0, 3660), default=14, show_default=True,
+              help="How far ahead to look.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+@user_errors
+def plan(ctx: Context, days: int, as_json: bool) -> None:
+    """What will be sent, to whom, when."""
+    from mailflow.forecast import forecast, render_forecast
+
+    rows = forecast(ctx.app, days)
+    if as_json:
+        echo_json(rows)
+    else:
+        click.echo(render_forecast(rows, ctx.app.settings.program.timezone, days))
+
+
+def _print_send_report(report: Any, what: str) -> None:
+    if report.would_send or (not report.sent and report.skipped and not report.recorded):
+        click.echo(f"dry run: {len(report.would_send)} {what} would be sent now, "
+                   f"{len(report.skipped)} skipped; nothing was sent or recorded")
+        for entry in report.would_send:
+            click.echo(f"  would send {entry.kind:<16} to {entry.person:<32} ({entry.key})")
+        for entry in report.skipped:
+            click.echo(f"  would skip {entry.key}: {entry.last_error}")
+        return
+    click.echo(f"{what}: {len(report.sent)} sent, {len(report.deferred)} deferred (will retry), "
+               f"{len(report.failed)} failed, {len(report.skipped)} skipped, "
+               f"{len(report.held)} not rendered")
+    for key, error in report.deferred:
+        click.echo(f"  deferred {key}: {error}")
+    for key, error in report.failed + report.held:
+        click.echo(f"  FAILED {key}: {error}")
+    for entry in report.skipped:
+        click.echo(f"  skipped {entry.key}: {entry.last_error}")
+    if report.connection_error:
+        fail(f"{report.connection_error} (nothing unsent was marked sent; run again later)")
+
+
+@main.command("send-due")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing.")
+@pass_ctx
+@user_errors
+def send_due(ctx: Context, dry_run: bool) -> None:
+    """One pass: plan, render and send what is due."""
+    import asyncio
+
+    report = asyncio.run(ctx.app.send_due(dry_run=dry_run))
+    _print_send_report(report, "emails")
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing.")
+@pass_ctx
+@user_errors
+def digest(ctx: Context, dry_run: bool) -> None:
+    """Send the liaison and coordinator digests that are due."""
+    import asyncio
+
+    report = asyncio.run(ctx.app.send_due(dry_run=dry_run, digests=True))
+    _print_send_report(report, "digests")
+
+
+# --- export / backup ---------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("what", type=click.Choice(["events", "escalations", "outbox"]))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+              show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Write to this file, not stdout.")
+@pass_ctx
+@user_errors
+def export(ctx: Context, what: str, fmt: str, out: Path | None) -> None:
+    """Export events, escalations or the outbox."""
+    from mailflow import export as exporter
+
+    with ctx.app.repository(readonly=True) as repo:
+        text = exporter.render(exporter.rows(repo, what), what, fmt)
+    if out:
+        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(text.rstrip("\n"))
+
+
+@main.command()
+@click.argument("destination", type=click.Path(path_type=Path))
+@pass_ctx
+@user_errors
+def backup(ctx: Context, destination: Path) -> None:
+    """Write the whole store as one consistent file (restore: use it as [storage].path)."""
+    with ctx.app.repository() as repo:
+        repo.store.backup(destination)
+    click.echo(f"backed up {ctx.app.settings.storage_path} to {destination}")
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+@main.group()
+def templates() -> None:
+    """Check and preview the email templates."""
+
+
+@templates.command("check")
+@pass_ctx
+@user_errors
+def templates_check(ctx: Context) -> None:
+    """Render every template against sample data; report file:line of any error."""
+    problems = ctx.app.renderer().check()
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"ok: every template in {ctx.app.renderer().template_dir} renders")
+
+
+@templates.command("preview")
+@click.argument("name")
+@click.option("--pair", "pair_id", help="Render with this pair's real data.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Write .html (open in a browser) or .eml (open in a mail program).")
+@pass_ctx
+@user_errors
+def templates_preview(ctx: Context, name: str, pair_id: str | None, out: Path | None) -> None:
+    """Render one template (sample data, or a real pair's)."""
+    from mailflow.preview import preview
+
+    rendered, message = preview(ctx.app, name, pair_id)
+    if out is None:
+        click.echo(f"Subject: {rendered.subject}\n\n{rendered.text}")
+    elif out.suffix.lower() == ".eml":
+        out.write_bytes(bytes(message))
+        click.echo(f"wrote {out}")
+    else:
+        out.write_text(rendered.html, encoding="utf-8")
+        click.echo(f"wrote {out}")
+
+
+# --- pair ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def pair() -> None:
+    """Pause, resume or end a pair."""
+
+
+@pair.command("pause")
+@click.argument("pair_id")
+@click.option("--until", "until", type=click.DateTime(["%Y-%m-%d"]),
+              help="Last day of the pause is the day before this (default: 30 days).")
+@pass_ctx
+@user_errors
+def pair_pause(ctx: Context, pair_id: str, until: Any) -> None:
+    """Pause topic emails and nudges for both people in the pair."""
+    from mailflow.pairs import pause_pair
+
+    until_day = pause_pair(ctx.app, pair_id, until.date() if until else None)
+    click.echo(f"{pair_id}: paused until {until_day}")
+
+
+@pair.command("resume")
+@click.argument("pair_id")
+@pass_ctx
+@user_errors
+def pair_resume(ctx: Context, pair_id: str) -> None:
+    """End a pause."""
+    from mailflow.pairs import resume_pair
+
+    resume_pair(ctx.app, pair_id)
+    click.echo(f"{pair_id}: resumed")
+
+
+@pair.command("end")
+@click.argument("pair_id")
+@click.option("--reason", default="", help="Kept with the pair's record.")
+@pass_ctx
+@user_errors
+def pair_end(ctx: Context, pair_id: str, reason: str) -> None:
+    """End the match: only the feedback request (and a mentor's letter) follow."""
+    from mailflow.pairs import end_pair
+
+    end_pair(ctx.app, pair_id, reason)
+    click.echo(f"{pair_id}: ended")

@@ -214,7 +214,9 @@ class OutboxEntry:
 
 
 EVENT_EXPORT_FIELDS = ("time", "pair_id", "person", "role", "type", "date", "text", "message_id")
-ESCALATION_EXPORT_FIELDS = ("id", "pair_id", "liaison", "reason", "text", "opened_at", "resolved_at")
+ESCALATION_EXPORT_FIELDS = (
+    "id", "pair_id", "liaison", "reason", "text", "opened_at", "resolved_at",
+)
 OUTBOX_EXPORT_FIELDS = (
     "key", "pair_id", "person", "role", "kind", "status", "message_id", "due_at", "sent_at",
     "attempts",

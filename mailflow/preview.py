@@ -1,0 +1,59 @@
+"""`mailflow templates preview`: one template, rendered as a coordinator will see it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from email.message import EmailMessage
+
+from mailflow.app import App
+from mailflow.domain.keys import message_id, outbox_key
+from mailflow.domain.model import Kind, OutboxEntry, Role
+from mailflow.errors import TemplateError, UnknownPairError
+from mailflow.mime import build_message
+from mailflow.render import RenderedEmail, template_names
+from mailflow.render_context import sample_contexts
+from mailflow.services import context
+from mailflow.services.state import ProgramState
+
+_KIND_OF = {"intro_mentor": (Kind.INTRO, Role.MENTOR), "intro_mentee": (Kind.INTRO, Role.MENTEE),
+            "closing_mentor": (Kind.CLOSING, Role.MENTOR),
+            "closing_mentee": (Kind.CLOSING, Role.MENTEE), "letter": (Kind.LETTER, Role.MENTOR),
+            "topic": (Kind.TOPIC, Role.MENTEE), "nudge": (Kind.NUDGE, Role.MENTEE),
+            "feedback": (Kind.FEEDBACK, Role.MENTEE)}
+
+
+def preview(app: App, name: str, pair_id: str | None) -> tuple[RenderedEmail, EmailMessage]:
+    if name not in template_names():
+        raise TemplateError(f"no template {name!r}; templates: {', '.join(template_names())}")
+    renderer = app.renderer()
+    now = app.clock.now()
+    if pair_id is None:
+        rendered = renderer.render(name, sample_contexts(name)[0])
+        to, to_name, kind = "someone@example.org", "Sample Recipient", name
+    else:
+        if name not in _KIND_OF:
+            raise TemplateError(
+                f"--pair works with {', '.join(sorted(_KIND_OF))}; {name} uses sample data"
+            )
+        kind_, role = _KIND_OF[name]
+        with app.repository(readonly=True) as repo:
+            state = ProgramState.load(repo, app.settings.program_model(), now)
+        rec = state.pairs.get(pair_id)
+        if rec is None:
+            raise UnknownPairError(f"no pair {pair_id!r} in the roster")
+        person = rec.pair.mentor if role == Role.MENTOR else rec.pair.mentee
+        key = outbox_key(pair_id, str(kind_), "preview", person.email)
+        entry = OutboxEntry(key, pair_id, person.email, str(role), kind_, "preview", now,
+                            message_id(key, app.settings.mail.domain))
+        if kind_ == Kind.TOPIC:
+            entry = replace(entry, period=f"m{state.month_of(rec, state.today)}")
+        addressed = context.build(entry, state)
+        rendered = renderer.render(name, addressed.context)
+        to, to_name, kind = person.email, person.name, str(kind_)
+    key = outbox_key("-", "preview", name, to)
+    message = build_message(
+        rendered, sender=app.settings.mail.from_, to=to, to_name=to_name,
+        reply_to=app.settings.mail.reply_to, message_id=message_id(key, app.settings.mail.domain),
+        kind=kind, pair_id=pair_id, date=now,
+    )
+    return rendered, message

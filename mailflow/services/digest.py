@@ -1,0 +1,84 @@
+"""What each liaison, and the coordinators, must hear in a digest.
+
+Most urgent first: open escalations, then bounces, then the longest quiet.
+MET notes appear only when `[privacy].share_notes_with_liaison` is true.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from mailflow.domain.model import EventType, OutboxEntry, OutboxStatus, Person, Role
+from mailflow.render_context import Context, person_context
+from mailflow.repository import PairRecord
+from mailflow.services.state import ProgramState
+from mailflow.status import pair_state, quiet_days
+
+
+def _row(state: ProgramState, rec: PairRecord) -> Context:
+    pair, today = rec.pair, state.today
+    history = state.histories[rec.pair_id]
+    events = state.events_by_pair.get(rec.pair_id, [])
+    paused = []
+    for person in pair.participants:
+        until = history.paused_until(person.email, today)
+        if until:
+            paused.append({"name": person.name, "until": until})
+    notes = [e.text for e in events if e.type == EventType.MET and e.text] \
+        if state.share_notes_with_liaison else []
+    return {
+        "pair_id": rec.pair_id,
+        "mentor": person_context(pair.mentor),
+        "mentee": person_context(pair.mentee),
+        "liaison": person_context(pair.liaison),
+        "state": str(pair_state(rec, history, state.program, today)),
+        "last_met": state.last_met(rec.pair_id),
+        "quiet_days": quiet_days(rec, history, state.program, today),
+        "open_escalations": [
+            {"reason": str(e.reason), "text": e.text, "opened_at": e.opened_at}
+            for e in state.open_escalations(rec.pair_id)
+        ],
+        "bounces": sorted({e.person for e in events if e.type == EventType.BOUNCE}),
+        "paused": paused,
+        "goals_count": sum(1 for e in events if e.type == EventType.GOAL),
+        "notes": notes,
+    }
+
+
+def _urgency(row: Context) -> tuple[int, int, int, str]:
+    return (-len(row["open_escalations"]), -len(row["bounces"]), -row["quiet_days"],
+            row["pair_id"])
+
+
+def digest_rows(state: ProgramState, liaison: str | None) -> list[Context]:
+    """Rows for one liaison's pairs (or every pair when `liaison` is None), most urgent first."""
+    rows = [
+        _row(state, rec) for rec in state.pairs.values()
+        if rec.in_roster and (liaison is None or rec.pair.liaison.email == liaison)
+    ]
+    return sorted(rows, key=_urgency)
+
+
+def _failure(entry: OutboxEntry) -> Context:
+    return {"key": entry.key, "person": entry.person, "kind": str(entry.kind),
+            "error": entry.last_error}
+
+
+def digest_context(entry: OutboxEntry, state: ProgramState, who: Person) -> dict[str, Any]:
+    coordinator = who.role == Role.COORDINATOR
+    rows = digest_rows(state, None if coordinator else who.email)
+    context: dict[str, Any] = {
+        "is_coordinator": coordinator, "rows": rows, "failures": [], "quarantined": [],
+        "counts": {},
+    }
+    if coordinator:
+        context["failures"] = [_failure(e) for e in state.outbox
+                               if e.status == OutboxStatus.FAILED]
+        context["quarantined"] = [
+            {"from": r.get("from", ""), "subject": r.get("subject", ""),
+             "reason": r.get("reason", ""), "received_at": r.get("at")}
+            for r in state.quarantined
+        ]
+        context["counts"] = dict(Counter(row["state"] for row in rows))
+    return context

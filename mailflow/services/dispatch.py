@@ -1,0 +1,261 @@
+"""send_due_once: plan -> record -> render -> send -> record.
+
+Each email has a fixed outbox key, recorded before anything is sent, so a
+re-run never plans it twice and never sends a `sent` key again. A pass marks
+a chunk's attempts in one commit, sends the chunk over reused connections,
+and records the chunk's results in one commit: a crash in between resends
+only that chunk's unrecorded messages, with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from mailflow.adapters.smtp import SmtpSender
+from mailflow.config import Settings
+from mailflow.domain.calendar import PlannedEmail, digests_due, plan
+from mailflow.domain.effects import escalation_id
+from mailflow.domain.keys import NO_PAIR, message_id, outbox_key, reply_address
+from mailflow.domain.model import (
+    Escalation,
+    EscalationReason,
+    Kind,
+    OutboxEntry,
+    OutboxStatus,
+)
+from mailflow.errors import ConnectionFailed, DeliveryError, TemplateError
+from mailflow.mime import build_message
+from mailflow.render import Renderer
+from mailflow.repository import Repository
+from mailflow.services import context
+from mailflow.services.state import ProgramState
+
+log = logging.getLogger("mailflow.dispatch")
+
+CHUNK = 250
+MAX_BACKOFF = timedelta(hours=6)
+
+
+SenderFactory = Callable[[], SmtpSender]
+
+
+@dataclass
+class SendReport:
+    recorded: int = 0
+    skipped: list[OutboxEntry] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+    deferred: list[tuple[str, str]] = field(default_factory=list)  # 4xx: retried later
+    failed: list[tuple[str, str]] = field(default_factory=list)  # 5xx: kept for coordinators
+    held: list[tuple[str, str]] = field(default_factory=list)  # could not be rendered
+    would_send: list[OutboxEntry] = field(default_factory=list)  # dry run
+    connection_error: str = ""
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 minutes, doubling per attempt, at most 6 hours."""
+    delay: timedelta = timedelta(minutes=5) * (2 ** max(0, attempts - 1))
+    return min(delay, MAX_BACKOFF)
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, renderer: Renderer, sender: SenderFactory) -> None:
+        self.settings = settings
+        self.program = settings.program_model()
+        self.renderer = renderer
+        self.sender = sender
+        self.domain = settings.mail.domain
+
+    # --- planning and recording ------------------------------------------------
+
+    def record_due(self, repo: Repository, state: ProgramState, planned: list[PlannedEmail],
+                   report: SendReport) -> None:
+        """Store what the planner says is due, opening quiet escalations with it."""
+        with repo.transaction():
+            for item in planned:
+                entry = item.to_outbox_entry(self.domain)
+                if entry.kind == Kind.ESCALATION and entry.status == OutboxStatus.PENDING:
+                    entry = self._open_quiet_escalation(repo, state, entry)
+                repo.put_outbox(entry)
+                state.outbox.append(entry)
+                report.recorded += 1
+                if entry.status == OutboxStatus.SKIPPED:
+                    report.skipped.append(entry)
+                    log.info("outbox key=%s skipped: %s", entry.key, entry.last_error)
+
+    def _open_quiet_escalation(self, repo: Repository, state: ProgramState,
+                               entry: OutboxEntry) -> OutboxEntry:
+        esc = Escalation(escalation_id(entry.pair_id, EscalationReason.QUIET, entry.key),
+                         entry.pair_id, entry.person, EscalationReason.QUIET, "", entry.due_at)
+        repo.put_escalation(esc)
+        state.escalations.append(esc)
+        return replace(entry, context={**entry.context, "escalation_id": esc.id})
+
+    def due_now(self, repo: Repository, state: ProgramState, now: datetime) -> list[PlannedEmail]:
+        pairs = [r.pair for r in state.active_pairs()]
+        keys = repo.outbox_keys()
+        planned = [p for p in plan(self.program, pairs, state.histories, keys, now)
+                   if p.is_due(now)]
+        return planned
+
+    def digests(self, repo: Repository, state: ProgramState, now: datetime) -> list[PlannedEmail]:
+        liaisons = {r.pair.liaison.email: r.pair.liaison for r in state.pairs.values()
+                    if r.in_roster}
+        return digests_due(self.program, liaisons.values(), now, repo.outbox_keys())
+
+    # --- sending ------------------------------------------------------------------
+
+    def sendable(self, state: ProgramState, now: datetime,
+                 kinds: frozenset[Kind] | None = None) -> list[OutboxEntry]:
+        ready = [
+            e for e in state.outbox
+            if e.status == OutboxStatus.PENDING and e.due_at <= now
+            and (e.next_attempt_at is None or e.next_attempt_at <= now)
+            and (kinds is None or e.kind in kinds)
+        ]
+        latest = {e.key: e for e in ready}  # state.outbox may hold an older copy of a key
+        return sorted(latest.values(), key=lambda e: (e.due_at, e.key))
+
+    def compose(self, entry: OutboxEntry, state: ProgramState, now: datetime) -> EmailMessage:
+        addressed = context.build(entry, state)
+        rendered = self.renderer.render(addressed.template, addressed.context)
+        parent = entry.context.get("in_reply_to") or None
+        return build_message(
+            rendered, sender=self.settings.mail.from_, to=entry.person,
+            to_name=addressed.recipient.name,
+            reply_to=reply_address(self.settings.mail.reply_to, entry.key),
+            message_id=entry.message_id, kind=str(entry.kind),
+            pair_id=None if entry.pair_id == NO_PAIR else entry.pair_id,
+            date=now, in_reply_to=parent,
+        )
+
+    async def send_entries(self, repo: Repository, state: ProgramState,
+                           entries: list[OutboxEntry], now: datetime,
+                           report: SendReport) -> None:
+        """Render and send, chunk by chunk, over one set of reused connections.
+
+        Raises ConnectionFailed once what was sent so far has been recorded.
+        """
+        async with self.sender() as smtp:
+            for start in range(0, len(entries), CHUNK):
+                chunk = self._compose_chunk(repo, state, entries[start:start + CHUNK], now,
+                                            report)
+                if not chunk:
+                    continue
+                with repo.transaction():
+                    for entry, _ in chunk:
+                        repo.put_outbox(replace(entry, attempts=entry.attempts + 1))
+                results: dict[str, DeliveryError | None] = {}
+                try:
+                    stream = smtp.send_many((e.key, msg, [e.person]) for e, msg in chunk)
+                    async with aclosing(stream):  # type: ignore[type-var]
+                        async for key, error in stream:
+                            results[key] = error
+                finally:
+                    self._record_results(repo, state, chunk, results, now, report)
+
+    def _compose_chunk(self, repo: Repository, state: ProgramState, entries: list[OutboxEntry],
+                       now: datetime, report: SendReport) -> list[tuple[OutboxEntry, EmailMessage]]:
+        chunk = []
+        for entry in entries:
+            try:
+                chunk.append((entry, self.compose(entry, state, now)))
+            except (TemplateError, context.MissingContext, ValueError) as exc:
+                reason = str(exc)
+                report.held.append((entry.key, reason))
+                log.error("outbox key=%s not rendered: %s", entry.key, reason)
+                repo.put_outbox(replace(entry, last_error=f"not rendered: {reason}"))
+        return chunk
+
+    def _record_results(self, repo: Repository, state: ProgramState,
+                        chunk: list[tuple[OutboxEntry, EmailMessage]],
+                        results: dict[str, DeliveryError | None], now: datetime,
+                        report: SendReport) -> None:
+        with repo.transaction():
+            for entry, _ in chunk:
+                if entry.key not in results:
+                    continue  # not attempted (connection lost): stays pending
+                error = results[entry.key]
+                attempts = entry.attempts + 1
+                if error is None:
+                    updated = replace(entry, status=OutboxStatus.SENT, sent_at=now,
+                                      attempts=attempts, last_error="", next_attempt_at=None)
+                    report.sent.append(entry.key)
+                    log.info("sent key=%s message_id=%s", entry.key, entry.message_id)
+                elif error.temporary:
+                    updated = replace(entry, attempts=attempts, last_error=str(error),
+                                      next_attempt_at=now + backoff(attempts))
+                    report.deferred.append((entry.key, str(error)))
+                    log.warning("deferred key=%s: %s", entry.key, error)
+                else:
+                    updated = replace(entry, status=OutboxStatus.FAILED, attempts=attempts,
+                                      last_error=str(error))
+                    report.failed.append((entry.key, str(error)))
+                    log.error("failed key=%s: %s", entry.key, error)
+                repo.put_outbox(updated)
+                state.outbox.append(updated)
+
+    # --- the pass -------------------------------------------------------------------
+
+    async def send_due_once(self, repo: Repository, now: datetime, *,
+                            dry_run: bool = False, digests: bool = False) -> SendReport:
+        report = SendReport()
+        state = ProgramState.load(
+            repo, self.program, now,
+            share_notes_with_liaison=self.settings.privacy.share_notes_with_liaison,
+        )
+        planned = self.digests(repo, state, now) if digests else self.due_now(repo, state, now)
+        if dry_run:
+            report.would_send = [p.to_outbox_entry(self.domain) for p in planned
+                                 if p.status == OutboxStatus.PENDING]
+            report.would_send += self.sendable(state, now, _kinds(digests))
+            report.skipped = [p.to_outbox_entry(self.domain) for p in planned
+                              if p.status == OutboxStatus.SKIPPED]
+            return report
+        self.record_due(repo, state, planned, report)
+        try:
+            await self.send_entries(repo, state, self.sendable(state, now, _kinds(digests)),
+                                    now, report)
+            if report.failed or report.held:
+                await self._alert_coordinators(repo, state, now, report)
+        except ConnectionFailed as exc:
+            report.connection_error = str(exc)
+        self._record_health(repo, now, report, digests)
+        return report
+
+    async def _alert_coordinators(self, repo: Repository, state: ProgramState, now: datetime,
+                                  report: SendReport) -> None:
+        """One alert email per pass that met permanent failures or unrenderable mail."""
+        details = [f"{key}: {error}" for key, error in report.failed + report.held]
+        alerts = []
+        period = f"send-{now.strftime('%Y%m%dT%H%M%S')}"
+        for coordinator in self.program.coordinators:
+            key = outbox_key(NO_PAIR, str(Kind.ALERT), period, coordinator)
+            entry = OutboxEntry(
+                key, NO_PAIR, coordinator, "coordinator", Kind.ALERT, period, now,
+                message_id(key, self.domain),
+                context={"problem": f"{len(details)} email(s) could not be sent in the send "
+                                    "pass", "since": now.isoformat(), "recovered": False,
+                         "details": details},
+            )
+            repo.put_outbox(entry)
+            state.outbox.append(entry)
+            alerts.append(entry)
+        await self.send_entries(repo, state, alerts, now, SendReport())
+
+    def _record_health(self, repo: Repository, now: datetime, report: SendReport,
+                       digests: bool) -> None:
+        if report.connection_error:
+            repo.set_meta("health", last_error=f"{now.isoformat()} send: "
+                                               f"{report.connection_error}")
+            return
+        name = "last_digest_pass" if digests else "last_send_pass"
+        repo.set_meta("health", **{name: now.isoformat()})
+
+
+def _kinds(digests: bool) -> frozenset[Kind] | None:
+    return frozenset({Kind.DIGEST}) if digests else frozenset(set(Kind) - {Kind.DIGEST})

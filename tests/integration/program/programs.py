@@ -1,0 +1,94 @@
+"""A real program folder wired to in-process test servers, and helpers to drive it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from mailflow.app import App, scaffold
+from mailflow.clock import FixedClock
+from mailflow.services.dispatch import SendReport
+
+ROSTER_HEADER = (
+    "pair_id,mentor_name,mentor_email,mentee_name,mentee_email,liaison_name,liaison_email,"
+    "start,mentor_timezone,mentee_timezone\n"
+)
+
+
+@dataclass
+class Program:
+    folder: Path
+    clock: FixedClock
+    zone: ZoneInfo
+
+    @property
+    def config(self) -> Path:
+        return self.folder / "config.toml"
+
+    def app(self) -> App:
+        return App.load(self.config, self.clock)
+
+    def at(self, day: date, hour: int = 12) -> datetime:
+        moment = datetime.combine(day, time(hour), tzinfo=self.zone)
+        self.clock.set(moment)
+        return moment
+
+    def send_due(self, **kwargs: bool) -> SendReport:
+        return asyncio.run(self.app().send_due(**kwargs))
+
+    def set_smtp(self, host: str, port: int) -> None:
+        text = self.config.read_text()
+        text = re.sub(r'(\[smtp\][^\[]*?)host = "[^"]*"', rf'\1host = "{host}"', text, flags=re.S)
+        text = re.sub(r"(\[smtp\][^\[]*?)port = \d+", rf"\1port = {port}", text, flags=re.S)
+        self.config.write_text(text)
+
+
+CONFIG = """
+[program]
+name = "Test Mentoring Program"
+start = {start}
+months = {months}
+timezone = "{timezone}"
+send_time = "09:00"
+coordinators = ["committee@lib.example"]
+
+[mail]
+from = "Mentoring Committee <mentoring@lib.example>"
+reply_to = "mentoring@lib.example"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+timeout_seconds = 5
+
+[imap]
+host = "127.0.0.1"
+port = {imap_port}
+security = "none"
+timeout_seconds = 5
+
+[[topics]]
+month = 2
+title = "Professional development"
+body = "Talk about **conferences** you might attend."
+"""
+
+
+def make_program(folder: Path, *, start: date, rows: list[str], smtp_port: int,
+                 imap_port: int = 1, months: int = 9,
+                 timezone: str = "America/Chicago") -> Program:
+    """A program folder (scaffolded templates, a test config) with `rows` imported."""
+    scaffold(folder)
+    (folder / "config.toml").write_text(CONFIG.format(
+        start=start.isoformat(), months=months, timezone=timezone, smtp_port=smtp_port,
+        imap_port=imap_port))
+    (folder / "roster.csv").write_text(ROSTER_HEADER + "".join(r + "\n" for r in rows))
+    zone = ZoneInfo(timezone)
+    program = Program(folder, FixedClock(datetime.combine(start, time(0), tzinfo=zone)), zone)
+    program.app().import_roster(folder / "roster.csv")
+    return program
