@@ -1,0 +1,102 @@
+"""Which pair and which person a reply belongs to — or that it belongs to none.
+
+Threads decide first (In-Reply-To/References naming a Message-ID mailflow
+sent, or the +mf-<token> in the address the reply was sent to); the From
+address alone decides only when the person belongs to exactly one pair. A
+From that is not the person the thread was sent to is an unknown sender, so
+a forged or look-alike address can never act on a pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from mailflow.domain.keys import token_in
+from mailflow.domain.model import OutboxEntry, Pair, Person
+
+
+@dataclass(frozen=True)
+class Match:
+    pair: Pair
+    person: Person
+    answered: OutboxEntry | None  # the email this replies to, when the thread says so
+
+
+@dataclass(frozen=True)
+class NoMatch:
+    reason: str
+
+
+class PeopleIndex:
+    """Pairs by the addresses of the people in them."""
+
+    def __init__(self, pairs: Iterable[Pair]) -> None:
+        self.pairs: dict[str, Pair] = {}
+        self._by_address: dict[str, list[Pair]] = {}
+        for pair in pairs:
+            self.pairs[pair.pair_id] = pair
+            for person in (pair.mentor, pair.mentee, pair.liaison):
+                self._by_address.setdefault(person.email, []).append(pair)
+
+    def pairs_of(self, address: str) -> list[Pair]:
+        return self._by_address.get(address.lower(), [])
+
+    def knows(self, address: str) -> bool:
+        return address.lower() in self._by_address
+
+
+def match_reply(
+    from_address: str,
+    thread_ids: Iterable[str],
+    to_addresses: Iterable[str],
+    people: PeopleIndex,
+    *,
+    outbox_by_message_id: Callable[[str], OutboxEntry | None],
+    outbox_by_token: Mapping[str, OutboxEntry] | Callable[[str], OutboxEntry | None],
+) -> Match | NoMatch:
+    sender = from_address.lower()
+    if not sender or not people.knows(sender):
+        return NoMatch("unknown sender")
+    answered = _answered(thread_ids, to_addresses, outbox_by_message_id, outbox_by_token)
+    if answered is not None and answered.pair_id in people.pairs:
+        if answered.person != sender:
+            return NoMatch(
+                f"sender {sender} does not match {answered.person}, to whom the answered "
+                "email was sent"
+            )
+        pair = people.pairs[answered.pair_id]
+        person = pair.person(sender)
+        if person is None:
+            return NoMatch(f"{sender} is no longer in pair {pair.pair_id}")
+        return Match(pair, person, answered)
+    candidates = people.pairs_of(sender)
+    if len(candidates) != 1:
+        return NoMatch(
+            f"{sender} is in {len(candidates)} pairs and the reply names no email "
+            "mailflow sent, so the pair is unknown"
+        )
+    pair = candidates[0]
+    person = pair.person(sender)
+    assert person is not None
+    return Match(pair, person, None)
+
+
+def _answered(
+    thread_ids: Iterable[str],
+    to_addresses: Iterable[str],
+    by_message_id: Callable[[str], OutboxEntry | None],
+    by_token: Mapping[str, OutboxEntry] | Callable[[str], OutboxEntry | None],
+) -> OutboxEntry | None:
+    for message_id in thread_ids:
+        entry = by_message_id(message_id)
+        if entry is not None:
+            return entry
+    lookup = by_token.get if isinstance(by_token, Mapping) else by_token
+    for address in to_addresses:
+        token = token_in(address)
+        if token:
+            entry = lookup(token)
+            if entry is not None:
+                return entry
+    return None
