@@ -218,7 +218,8 @@ def measure_bounces(root: Path, verbose: bool) -> None:
             got_kind, got_rcpt, got_temp = fn(raw)
             checks = {"kind": got_kind == kind}
             if kind == "bounce":
-                checks["rcpt"] = got_rcpt == rcpt if isinstance(rcpt, set) else len(got_rcpt) == rcpt
+                same = got_rcpt == rcpt if isinstance(rcpt, set) else len(got_rcpt) == rcpt
+                checks["rcpt"] = same
                 if temporary is not None:
                     checks["temp"] = got_temp == temporary
             for check, good in checks.items():
@@ -229,8 +230,9 @@ def measure_bounces(root: Path, verbose: bool) -> None:
                     missed.append(f"{case}({check}:{got_kind},{len(got_rcpt)},{got_temp})")
         keys = ["flufl kind", "flufl rcpt", "flufl temp", "sisimai kind", "sisimai rcpt",
                 "sisimai temp"]
-        print(f"{name:28}" + "".join(
-            f"{tally[k][0]:>7}/{tally[k][1]:<3} {100 * tally[k][0] // tally[k][1]:3}%" for k in keys))
+        cells = [f"{tally[k][0]:>7}/{tally[k][1]:<3} {100 * tally[k][0] // tally[k][1]:3}%"
+                 for k in keys]
+        print(f"{name:28}" + "".join(cells))
         if verbose:
             print("   missed:", " ".join(missed))
 

@@ -136,7 +136,7 @@ def _markers(lines: Sequence[str]) -> dict[int, int]:
                 break
         if start < 0:
             continue
-        for i in range(start - 1, max(start - 4, -1), -1):
+        for i in range(start - 1, max(start - 5, -1), -1):
             if _OPENER_RE.match(lines[start]) or _DATE_FIRST_RE.match(lines[start]):
                 break
             if len(lines[i]) > 100 or _QUOTE_RE.match(lines[i]) or lines[i].rstrip().endswith("."):
@@ -240,6 +240,8 @@ def _trim(lines: list[str], depth: int = 0) -> list[str]:
                 i += span
                 continue
             break
+        if kind == SIG and has_text:
+            break  # the client signs below the reply: what follows is history
         if kind != SIG:
             keep.append(i)
         i += 1
