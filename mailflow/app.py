@@ -9,15 +9,18 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from mailflow.adapters.imap import ImapMailbox
 from mailflow.adapters.smtp import SmtpSender
 from mailflow.adapters.store import TinyDBStore
 from mailflow.clock import Clock
 from mailflow.config import Settings, load_settings
-from mailflow.errors import MailflowError
+from mailflow.errors import ConnectionFailed, MailflowError
 from mailflow.render import Renderer
 from mailflow.repository import ImportReport, Repository
 from mailflow.roster import read_roster
 from mailflow.services.dispatch import Dispatcher, SendReport
+from mailflow.services.poller import Poller, PollReport
+from mailflow.services.state import ProgramState
 
 
 def package_file(*parts: str) -> Path:
@@ -62,6 +65,24 @@ class App:
         with self.repository(readonly=dry_run) as repo:
             return await self.dispatcher().send_due_once(repo, now, dry_run=dry_run,
                                                          digests=digests)
+
+    def imap_mailbox(self) -> ImapMailbox:
+        return ImapMailbox(self.settings.imap)
+
+    async def poll(self, *, dry_run: bool = False) -> tuple[PollReport, SendReport]:
+        """One pass over the inbox, then send the acks and escalations it queued at once."""
+        now = self.clock.now()
+        sent = SendReport()
+        with self.repository(readonly=dry_run) as repo:
+            report = await Poller(self.settings, self.imap_mailbox).poll_once(
+                repo, now, dry_run=dry_run)
+            if report.queued and not dry_run:
+                state = ProgramState.load(repo, self.settings.program_model(), now)
+                try:
+                    await self.dispatcher().send_entries(repo, state, report.queued, now, sent)
+                except ConnectionFailed as exc:
+                    sent.connection_error = str(exc)
+        return report, sent
 
     def import_roster(self, path: Path) -> ImportReport:
         pairs = read_roster(path)  # raises before the store is touched

@@ -233,6 +233,35 @@ def digest(ctx: Context, dry_run: bool) -> None:
     _print_send_report(report, "digests")
 
 
+@main.command()
+@click.option("--dry-run", is_flag=True,
+              help="Show what would be handled; store, move and send nothing.")
+@pass_ctx
+@user_errors
+def poll(ctx: Context, dry_run: bool) -> None:
+    """One pass over the inbox: replies, bounces and auto-replies."""
+    import asyncio
+
+    report, sent = asyncio.run(ctx.app.poll(dry_run=dry_run))
+    if dry_run:
+        click.echo(f"dry run: {len(report.would_handle)} new message(s); nothing was changed")
+        for message_id, kind, sender in report.would_handle:
+            click.echo(f"  {kind:<16} from {sender or '(unknown)'}  {message_id}")
+    else:
+        summary = ", ".join(f"{n} {kind}" for kind, n in sorted(report.outcomes.items()))
+        click.echo(f"poll: {report.handled} message(s) handled" + (f" ({summary})"
+                                                                   if summary else ""))
+        for uid, reason in report.quarantined:
+            click.echo(f"  quarantined uid {uid}: {reason}")
+        if report.queued:
+            click.echo(f"replies: {len(sent.sent)} sent, {len(sent.deferred)} deferred, "
+                       f"{len(sent.failed)} failed")
+    if report.connection_error:
+        fail(report.connection_error)
+    if sent.connection_error:
+        fail(f"replies not sent yet (they stay queued): {sent.connection_error}")
+
+
 # --- export / backup ---------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from mailflow.app import App, scaffold
 from mailflow.clock import FixedClock
 from mailflow.services.dispatch import SendReport
+from mailflow.services.poller import PollReport
 
 ROSTER_HEADER = (
     "pair_id,mentor_name,mentor_email,mentee_name,mentee_email,liaison_name,liaison_email,"
@@ -40,6 +41,9 @@ class Program:
     def send_due(self, **kwargs: bool) -> SendReport:
         return asyncio.run(self.app().send_due(**kwargs))
 
+    def poll(self, **kwargs: bool) -> tuple[PollReport, SendReport]:
+        return asyncio.run(self.app().poll(**kwargs))
+
     def set_smtp(self, host: str, port: int) -> None:
         text = self.config.read_text()
         text = re.sub(r'(\[smtp\][^\[]*?)host = "[^"]*"', rf'\1host = "{host}"', text, flags=re.S)
@@ -66,11 +70,7 @@ port = {smtp_port}
 security = "none"
 timeout_seconds = 5
 
-[imap]
-host = "127.0.0.1"
-port = {imap_port}
-security = "none"
-timeout_seconds = 5
+{imap}
 
 [[topics]]
 month = 2
@@ -79,14 +79,33 @@ body = "Talk about **conferences** you might attend."
 """
 
 
+NO_IMAP = """[imap]
+host = "127.0.0.1"
+port = 1
+security = "none"
+"""
+
+
+def imap_toml(host: str, port: int, username: str, password_env: str, ca_file: Path) -> str:
+    return f"""[imap]
+host = "{host}"
+port = {port}
+security = "tls"
+username = "{username}"
+password_env = "{password_env}"
+ca_file = "{ca_file}"
+timeout_seconds = 10
+"""
+
+
 def make_program(folder: Path, *, start: date, rows: list[str], smtp_port: int,
-                 imap_port: int = 1, months: int = 9,
+                 imap: str = NO_IMAP, months: int = 9,
                  timezone: str = "America/Chicago") -> Program:
     """A program folder (scaffolded templates, a test config) with `rows` imported."""
     scaffold(folder)
     (folder / "config.toml").write_text(CONFIG.format(
         start=start.isoformat(), months=months, timezone=timezone, smtp_port=smtp_port,
-        imap_port=imap_port))
+        imap=imap))
     (folder / "roster.csv").write_text(ROSTER_HEADER + "".join(r + "\n" for r in rows))
     zone = ZoneInfo(timezone)
     program = Program(folder, FixedClock(datetime.combine(start, time(0), tzinfo=zone)), zone)

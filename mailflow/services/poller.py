@@ -1,0 +1,125 @@
+"""poll_once: fetch new mail, handle each message, store, then move it.
+
+Incremental by UID, with UIDVALIDITY tracked: a changed UIDVALIDITY rescans
+the folder, and Message-IDs already processed are only moved. A chunk's
+effects are stored in one commit *before* its messages are moved, so a crash
+in between reprocesses them harmlessly (they are recognised and moved).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mailflow.adapters.imap import ImapMailbox
+from mailflow.config import Settings
+from mailflow.domain.model import OutboxEntry
+from mailflow.domain.replies import parse_message
+from mailflow.errors import ConnectionFailed, MailboxError
+from mailflow.repository import Repository
+from mailflow.services.inbound import PROCESSED, Inbound, synthetic_message_id
+from mailflow.services.state import ProgramState
+
+log = logging.getLogger("mailflow.poller")
+
+CURSOR = "imap_cursor"
+
+
+@dataclass
+class PollReport:
+    outcomes: Counter[str] = field(default_factory=Counter)
+    quarantined: list[tuple[str, str]] = field(default_factory=list)  # (from, reason)
+    queued: list[OutboxEntry] = field(default_factory=list)
+    would_handle: list[tuple[str, str, str]] = field(default_factory=list)  # dry run
+    connection_error: str = ""
+
+    @property
+    def handled(self) -> int:
+        return sum(self.outcomes.values())
+
+
+MailboxFactory = Callable[[], ImapMailbox]
+
+
+class Poller:
+    def __init__(self, settings: Settings, mailbox: MailboxFactory) -> None:
+        self.settings = settings
+        self.mailbox = mailbox
+        self.program = settings.program_model()
+
+    async def poll_once(self, repo: Repository, now: datetime, *,
+                        dry_run: bool = False) -> PollReport:
+        report = PollReport()
+        try:
+            async with self.mailbox() as box:
+                if not dry_run:
+                    await box.ensure_folders()
+                uidvalidity = await box.select(self.settings.imap.folder)
+                last_uid = self._cursor(repo, uidvalidity)
+                uids = await box.uids_after(last_uid)
+                size = self.settings.imap.batch_size
+                for start in range(0, len(uids), size):
+                    chunk = uids[start:start + size]
+                    fetched = await box.fetch(chunk)
+                    if dry_run:
+                        self._preview(fetched, report)
+                        continue
+                    moves = self._handle_chunk(repo, now, fetched, report)
+                    for folder, moved in moves.items():
+                        if moved:
+                            await box.move(moved, folder)
+                    repo.set_meta(CURSOR, folder=self.settings.imap.folder,
+                                  uidvalidity=uidvalidity, last_uid=max(chunk))
+        except (ConnectionFailed, MailboxError) as exc:
+            report.connection_error = str(exc)
+            log.error("poll failed: %s", exc)
+        if not dry_run:
+            self._record_health(repo, now, report)
+        return report
+
+    def _cursor(self, repo: Repository, uidvalidity: int) -> int:
+        cursor = repo.meta(CURSOR)
+        if cursor.get("folder") != self.settings.imap.folder:
+            return 0
+        if cursor.get("uidvalidity") != uidvalidity:
+            log.warning("UIDVALIDITY of %s changed (%s -> %s): rescanning; messages already "
+                        "processed are recognised by Message-ID", self.settings.imap.folder,
+                        cursor.get("uidvalidity"), uidvalidity)
+            return 0
+        return int(cursor.get("last_uid", 0))
+
+    def _handle_chunk(self, repo: Repository, now: datetime, fetched: list[tuple[int, bytes]],
+                      report: PollReport) -> dict[str, list[int]]:
+        state = ProgramState.load(repo, self.program, now)
+        inbound = Inbound(self.settings, repo, state, now)
+        imap = self.settings.imap
+        moves: dict[str, list[int]] = {imap.processed_folder: [], imap.quarantine_folder: []}
+        with repo.transaction():
+            for uid, raw in fetched:
+                handled = inbound.handle(raw)
+                report.outcomes[handled.outcome] += 1
+                if handled.folder == PROCESSED:
+                    moves[imap.processed_folder].append(uid)
+                else:
+                    moves[imap.quarantine_folder].append(uid)
+                    report.quarantined.append((str(uid), handled.reason))
+        report.queued.extend(inbound.queued)
+        return moves
+
+    def _preview(self, fetched: list[tuple[int, bytes]], report: PollReport) -> None:
+        for _, raw in fetched:
+            parsed = parse_message(raw)
+            report.would_handle.append((parsed.message_id or synthetic_message_id(raw),
+                                        parsed.kind, parsed.from_address))
+
+    def _record_health(self, repo: Repository, now: datetime, report: PollReport) -> None:
+        if report.connection_error:
+            repo.set_meta("health", last_error=f"{now.isoformat()} poll: "
+                                               f"{report.connection_error}",
+                          poll_failing_since=repo.meta("health").get("poll_failing_since")
+                          or now.isoformat())
+        else:
+            repo.set_meta("health", last_poll=now.isoformat(), poll_failing_since=None)
