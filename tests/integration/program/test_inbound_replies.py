@@ -122,7 +122,7 @@ def test_keywords_in_replies_become_events_escalations_and_acks(
     assert not any(t in (EventType.END_REQUEST, EventType.PAUSE) for _, _, t, _ in events)
 
     with program.app().repository(readonly=True) as repo:
-        met = [e for e in repo.events() if e.type == EventType.MET][0]
+        met = next(e for e in repo.events() if e.type == EventType.MET)
         escalations = repo.escalations()
     assert met.date == START - timedelta(days=1)  # "yesterday", from the reply's Date
     assert [(e.pair_id, e.reason, e.resolved_at) for e in escalations] == [("B", "help", None)]
