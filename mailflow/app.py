@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -14,10 +15,12 @@ from mailflow.adapters.smtp import SmtpSender
 from mailflow.adapters.store import TinyDBStore
 from mailflow.clock import Clock
 from mailflow.config import Settings, load_settings
+from mailflow.domain.model import OutboxEntry
 from mailflow.errors import ConnectionFailed, MailflowError
 from mailflow.render import Renderer
 from mailflow.repository import ImportReport, Repository
 from mailflow.roster import read_roster
+from mailflow.services import health
 from mailflow.services.dispatch import Dispatcher, SendReport
 from mailflow.services.poller import Poller, PollReport
 from mailflow.services.state import ProgramState
@@ -63,8 +66,40 @@ class App:
     async def send_due(self, *, dry_run: bool = False, digests: bool = False) -> SendReport:
         now = self.clock.now()
         with self.repository(readonly=dry_run) as repo:
-            return await self.dispatcher().send_due_once(repo, now, dry_run=dry_run,
-                                                         digests=digests)
+            dispatcher = self.dispatcher()
+            report = await dispatcher.send_due_once(repo, now, dry_run=dry_run, digests=digests)
+            if not dry_run:
+                alerts = self._health(repo, "send", now, report.connection_error)
+                await self._send_quietly(repo, now, alerts)
+        return report
+
+    def _health(self, repo: Repository, channel: str, now: datetime,
+                error: str) -> list[OutboxEntry]:
+        """Record the pass in the health record; queue the alerts it calls for."""
+        changes, alerts = health.update(
+            repo.meta(health.HEALTH), channel, now, error or None,
+            alert_after=timedelta(minutes=self.settings.schedule.alert_after_minutes),
+            coordinators=tuple(self.settings.program.coordinators),
+            domain=self.settings.mail.domain,
+        )
+        with repo.transaction():
+            repo.set_meta(health.HEALTH, **changes)
+            for alert in alerts:
+                if repo.outbox_entry(alert.key) is None:
+                    repo.put_outbox(alert)
+        return alerts
+
+    async def _send_quietly(self, repo: Repository, now: datetime,
+                            entries: list[OutboxEntry], report: SendReport | None = None) -> None:
+        """Send reply-triggered mail and alerts now; what cannot go stays queued."""
+        if not entries:
+            return
+        report = report or SendReport()
+        state = ProgramState.load(repo, self.settings.program_model(), now)
+        try:
+            await self.dispatcher().send_entries(repo, state, entries, now, report)
+        except ConnectionFailed as exc:
+            report.connection_error = str(exc)
 
     def imap_mailbox(self) -> ImapMailbox:
         return ImapMailbox(self.settings.imap)
@@ -76,12 +111,9 @@ class App:
         with self.repository(readonly=dry_run) as repo:
             report = await Poller(self.settings, self.imap_mailbox).poll_once(
                 repo, now, dry_run=dry_run)
-            if report.queued and not dry_run:
-                state = ProgramState.load(repo, self.settings.program_model(), now)
-                try:
-                    await self.dispatcher().send_entries(repo, state, report.queued, now, sent)
-                except ConnectionFailed as exc:
-                    sent.connection_error = str(exc)
+            if not dry_run:
+                alerts = self._health(repo, "poll", now, report.connection_error)
+                await self._send_quietly(repo, now, report.queued + alerts, sent)
         return report, sent
 
     def import_roster(self, path: Path) -> ImportReport:

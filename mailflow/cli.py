@@ -262,6 +262,32 @@ def poll(ctx: Context, dry_run: bool) -> None:
         fail(f"replies not sent yet (they stay queued): {sent.connection_error}")
 
 
+@main.command()
+@click.option("--speed", type=click.FloatRange(min=1.0), default=1.0, show_default=True,
+              help="Run the program clock this many times faster, from --now (demos).")
+@click.option("--until", "until", callback=_valid_now, metavar="ISO-DATETIME",
+              help="Stop once the program clock passes this moment (simulations).")
+@click.option("--log-format", type=click.Choice(["plain", "json"]), default="plain",
+              show_default=True)
+@pass_ctx
+@user_errors
+def run(ctx: Context, speed: float, until: str | None, log_format: str) -> None:
+    """The service: send-due, poll and digests on schedule, until stopped."""
+    import asyncio
+
+    from mailflow import logs
+    from mailflow.clock import AcceleratedClock
+    from mailflow.services.service import Service
+
+    logs.configure(log_format)
+    if speed != 1.0 or ctx.now_given:
+        ctx.clock = AcceleratedClock(ctx.clock.now(), speed)
+    app = ctx.app
+    app.settings.smtp.password()  # fail now, not at the first pass, if a secret is missing
+    app.settings.imap.password()
+    asyncio.run(Service(app, speed=speed, until=parse_now(until) if until else None).run())
+
+
 # --- export / backup ---------------------------------------------------------------------
 
 

@@ -3,8 +3,8 @@
 Each email has a fixed outbox key, recorded before anything is sent, so a
 re-run never plans it twice and never sends a `sent` key again. A pass marks
 a chunk's attempts in one commit, sends the chunk over reused connections,
-and records the chunk's results in one commit: a crash in between resends
-only that chunk's unrecorded messages, with the same Message-ID.
+and records results every `RECORD_EVERY` messages: a crash resends at most
+those not yet recorded, with the same Message-ID.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from mailflow.services.state import ProgramState
 
 log = logging.getLogger("mailflow.dispatch")
 
-CHUNK = 250
+CHUNK = 250  # messages composed and marked as attempted per commit
+RECORD_EVERY = 25  # results per commit: a crash can resend at most this many, same Message-ID
 MAX_BACKOFF = timedelta(hours=6)
 
 
@@ -149,14 +150,18 @@ class Dispatcher:
                 with repo.transaction():
                     for entry, _ in chunk:
                         repo.put_outbox(replace(entry, attempts=entry.attempts + 1))
-                results: dict[str, DeliveryError | None] = {}
+                by_key = {entry.key: entry for entry, _ in chunk}
+                results: list[tuple[OutboxEntry, DeliveryError | None]] = []
                 try:
                     stream = smtp.send_many((e.key, msg, [e.person]) for e, msg in chunk)
                     async with aclosing(stream):  # type: ignore[type-var]
                         async for key, error in stream:
-                            results[key] = error
+                            results.append((by_key[key], error))
+                            if len(results) >= RECORD_EVERY:
+                                self._record_results(repo, state, results, now, report)
+                                results = []
                 finally:
-                    self._record_results(repo, state, chunk, results, now, report)
+                    self._record_results(repo, state, results, now, report)
 
     def _compose_chunk(self, repo: Repository, state: ProgramState, entries: list[OutboxEntry],
                        now: datetime, report: SendReport) -> list[tuple[OutboxEntry, EmailMessage]]:
@@ -172,14 +177,11 @@ class Dispatcher:
         return chunk
 
     def _record_results(self, repo: Repository, state: ProgramState,
-                        chunk: list[tuple[OutboxEntry, EmailMessage]],
-                        results: dict[str, DeliveryError | None], now: datetime,
-                        report: SendReport) -> None:
+                        results: list[tuple[OutboxEntry, DeliveryError | None]],
+                        now: datetime, report: SendReport) -> None:
+        """Record finished sends; what was not attempted (connection lost) stays pending."""
         with repo.transaction():
-            for entry, _ in chunk:
-                if entry.key not in results:
-                    continue  # not attempted (connection lost): stays pending
-                error = results[entry.key]
+            for entry, error in results:
                 attempts = entry.attempts + 1
                 if error is None:
                     updated = replace(entry, status=OutboxStatus.SENT, sent_at=now,
@@ -224,7 +226,6 @@ class Dispatcher:
                 await self._alert_coordinators(repo, state, now, report)
         except ConnectionFailed as exc:
             report.connection_error = str(exc)
-        self._record_health(repo, now, report, digests)
         return report
 
     async def _alert_coordinators(self, repo: Repository, state: ProgramState, now: datetime,
@@ -246,15 +247,6 @@ class Dispatcher:
             state.outbox.append(entry)
             alerts.append(entry)
         await self.send_entries(repo, state, alerts, now, SendReport())
-
-    def _record_health(self, repo: Repository, now: datetime, report: SendReport,
-                       digests: bool) -> None:
-        if report.connection_error:
-            repo.set_meta("health", last_error=f"{now.isoformat()} send: "
-                                               f"{report.connection_error}")
-            return
-        name = "last_digest_pass" if digests else "last_send_pass"
-        repo.set_meta("health", **{name: now.isoformat()})
 
 
 def _kinds(digests: bool) -> frozenset[Kind] | None:

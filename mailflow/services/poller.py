@@ -76,8 +76,6 @@ class Poller:
         except (ConnectionFailed, MailboxError) as exc:
             report.connection_error = str(exc)
             log.error("poll failed: %s", exc)
-        if not dry_run:
-            self._record_health(repo, now, report)
         return report
 
     def _cursor(self, repo: Repository, uidvalidity: int) -> int:
@@ -114,12 +112,3 @@ class Poller:
             parsed = parse_message(raw)
             report.would_handle.append((parsed.message_id or synthetic_message_id(raw),
                                         parsed.kind, parsed.from_address))
-
-    def _record_health(self, repo: Repository, now: datetime, report: PollReport) -> None:
-        if report.connection_error:
-            repo.set_meta("health", last_error=f"{now.isoformat()} poll: "
-                                               f"{report.connection_error}",
-                          poll_failing_since=repo.meta("health").get("poll_failing_since")
-                          or now.isoformat())
-        else:
-            repo.set_meta("health", last_poll=now.isoformat(), poll_failing_since=None)

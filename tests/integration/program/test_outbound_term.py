@@ -138,16 +138,19 @@ def test_with_the_smtp_server_down_nothing_is_lost(
     app = program.app()
     with app.repository(readonly=True) as repo:
         statuses = Counter(e.status for e in repo.outbox())
-    assert statuses == {OutboxStatus.PENDING: 3}  # B's 2 intros and 1 liaison welcome, kept
+    # B's 2 intros and 1 liaison welcome are kept, and one alert for the coordinators
+    assert statuses == {OutboxStatus.PENDING: 4}
     assert server.messages == []
 
     program.set_smtp("127.0.0.1", server.port)
     program.at(PROGRAM_START, hour=13)
     report = program.send_due()
-    assert len(report.sent) == 3 and not report.connection_error
-    assert len(server.messages) == 3
+    assert len(report.sent) == 4 and not report.connection_error
+    kinds = Counter(str(r.message()["X-Mailflow-Kind"]) for r in server.messages)
+    # the pending mail, the alert that sending failed, and one "recovered" alert
+    assert kinds == {"intro": 2, "liaison_welcome": 1, "alert": 2}
     assert program.send_due().sent == []  # and nothing twice
-    assert len(server.messages) == 3
+    assert len(server.messages) == 5
 
 
 def test_4xx_is_retried_later_and_5xx_fails_and_alerts_the_coordinators(

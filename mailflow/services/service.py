@@ -1,0 +1,138 @@
+"""`mailflow run`: APScheduler wiring only.
+
+Three jobs call the same one-shot passes as the CLI: send-due and digests on
+the (possibly accelerated) program clock, poll on the wall clock every
+`[imap].poll_seconds` (woken early by IMAP IDLE when the server offers it).
+A job never overlaps itself, missed runs coalesce into one, a failing job is
+logged with its cause and tried again at its next run, and SIGTERM/SIGINT
+let the pass in hand finish before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from mailflow.app import App
+from mailflow.errors import MailflowError
+
+log = logging.getLogger("mailflow.service")
+
+SEND_EVERY = timedelta(minutes=5)  # program time between send-due passes
+MIN_WALL_INTERVAL = 0.5  # seconds: the fastest the service ticks under --speed
+
+
+class Service:
+    def __init__(self, app: App, *, speed: float = 1.0, until: datetime | None = None) -> None:
+        self.app = app
+        self.speed = speed
+        self.until = until  # stop once the program clock passes this (simulations)
+        self.stopping = asyncio.Event()
+        self._locks = {name: asyncio.Lock() for name in ("send", "digest", "poll")}
+        self._store = asyncio.Lock()  # one pass at a time holds the store
+        self._idle_task: asyncio.Task[None] | None = None
+
+    # --- jobs -----------------------------------------------------------------------
+
+    async def _job(self, name: str, run: Callable[[], Awaitable[str]]) -> None:
+        lock = self._locks[name]
+        if lock.locked() or self.stopping.is_set():
+            return
+        async with lock, self._store:
+            try:
+                summary = await run()
+                log.info("%s pass done: %s", name, summary)
+            except MailflowError as exc:
+                log.error("%s pass failed: %s (will try again at the next run)", name, exc)
+            except Exception:
+                log.exception("%s pass crashed (will try again at the next run)", name)
+        if self.until is not None and self.app.clock.now() >= self.until:
+            self.stopping.set()
+
+    async def send(self) -> None:
+        async def run() -> str:
+            report = await self.app.send_due()
+            if report.connection_error:
+                raise MailflowError(report.connection_error)
+            return (f"{len(report.sent)} sent, {len(report.deferred)} deferred, "
+                    f"{len(report.failed)} failed, {len(report.skipped)} skipped")
+
+        await self._job("send", run)
+
+    async def digest(self) -> None:
+        async def run() -> str:
+            report = await self.app.send_due(digests=True)
+            if report.connection_error:
+                raise MailflowError(report.connection_error)
+            return f"{len(report.sent)} digests sent"
+
+        await self._job("digest", run)
+
+    async def poll(self) -> None:
+        async def run() -> str:
+            report, sent = await self.app.poll()
+            if report.connection_error:
+                raise MailflowError(report.connection_error)
+            return f"{report.handled} handled, {len(sent.sent)} replies sent"
+
+        await self._job("poll", run)
+
+    # --- IDLE: wake the poll job when mail arrives ---------------------------------------
+
+    async def _idle_loop(self, scheduler: AsyncIOScheduler) -> None:
+        settings = self.app.settings.imap
+        while not self.stopping.is_set():
+            try:
+                async with self.app.imap_mailbox() as box:
+                    if not box.has_idle:
+                        log.info("the IMAP server offers no IDLE: polling every %ss",
+                                 settings.poll_seconds)
+                        return
+                    await box.select(settings.folder)
+                    while not self.stopping.is_set():
+                        if await box.idle(min(settings.poll_seconds, 29 * 60)):
+                            scheduler.modify_job("poll", next_run_time=datetime.now().astimezone())
+            except MailflowError as exc:
+                log.warning("IDLE connection lost (%s); polling continues on schedule", exc)
+                await asyncio.sleep(min(settings.poll_seconds, 60))
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def _interval(self, program_time: timedelta) -> float:
+        return max(MIN_WALL_INTERVAL, program_time.total_seconds() / self.speed)
+
+    async def run(self) -> None:
+        scheduler = AsyncIOScheduler()
+        defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        now = datetime.now().astimezone()
+        tick = self._interval(SEND_EVERY)
+        scheduler.add_job(self.send, IntervalTrigger(seconds=tick), id="send",
+                          next_run_time=now, **defaults)
+        scheduler.add_job(self.digest, IntervalTrigger(seconds=tick), id="digest",
+                          next_run_time=now, **defaults)
+        scheduler.add_job(self.poll, IntervalTrigger(seconds=self.app.settings.imap.poll_seconds),
+                          id="poll", next_run_time=now, **defaults)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop, sig)
+        scheduler.start()
+        self._idle_task = asyncio.create_task(self._idle_loop(scheduler))
+        log.info("mailflow running: program %r, clock at %s, speed %sx",
+                 self.app.settings.program.name, self.app.clock.now().isoformat(), self.speed)
+        await self.stopping.wait()
+        scheduler.shutdown(wait=False)
+        self._idle_task.cancel()
+        for lock in self._locks.values():  # let the pass in hand finish
+            async with lock:
+                pass
+        log.info("mailflow stopped cleanly")
+
+    def _stop(self, sig: signal.Signals) -> None:
+        log.info("received %s: finishing the pass in hand, then stopping", sig.name)
+        self.stopping.set()
