@@ -1,0 +1,207 @@
+"""Send rate of mailflow's SmtpSender, as a ratio to a reused smtplib connection.
+
+    .venv/bin/python bench/send_smtp.py [N] [--connections 1,8]
+
+Starts Postfix's ``smtp-sink`` (a fast discard server; ``apt-get install postfix``
+provides /usr/sbin/smtp-sink -- the Postfix daemon is never started) on a free
+loopback port, falling back to an in-process aiosmtpd sink when it is absent.
+Sends N (default 10,000) small multipart/alternative messages (text + HTML,
+UTF-8) with one reused ``smtplib.SMTP`` connection and ``send_message`` (the
+reference), then with ``SmtpSender.send_many`` at each ``max_connections``.
+Also times the ways to serialise a message for DATA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email.policy
+import io
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from email.generator import BytesGenerator
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from aiosmtplib.email import flatten_message  # noqa: E402
+from aiosmtplib.protocol import normalize_message_line_endings  # noqa: E402
+
+from mailflow.adapters.smtp import SmtpSender, serialize  # noqa: E402
+from mailflow.config import SmtpSettings  # noqa: E402
+
+HOST = "127.0.0.1"
+SENDER = "committee@example.org"
+
+
+def make_message(i: int) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = Address("Mentoring Committee", addr_spec=SENDER)
+    message["To"] = Address("Zoë Müller", addr_spec=f"mentee{i}@example.org")
+    message["Subject"] = f"Month {i % 9 + 1}: your discussion topic"
+    message["Message-ID"] = f"<bench-{i}@mailflow.test>"
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Mailflow-Kind"] = "topic"
+    text = (
+        f"Hello Zoë,\n\nThis month's topic is goal setting (#{i}).\n"
+        "Reply MET when you have met, or HELP if you need a hand.\n\n— The committee\n"
+    )
+    message.set_content(text)
+    message.add_alternative(f"<html><body><p>{text}</p></body></html>", subtype="html")
+    return message
+
+
+# --- sinks --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((HOST, port), timeout=1.0) as sock:
+                sock.recv(100)  # the greeting
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@contextmanager
+def smtp_sink() -> Iterator[tuple[int, str]]:
+    binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    if os.path.exists(binary):
+        port = free_port()
+        command = [binary]
+        if os.geteuid() == 0:
+            command += ["-u", "nobody"]  # required when run as root
+        command += [f"{HOST}:{port}", "1000"]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_listening(port)
+            yield port, f"Postfix smtp-sink ({binary})"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=10)
+        return
+    from aiosmtpd.controller import Controller
+
+    class Discard:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Discard(), hostname=HOST, port=port)
+    controller.start()
+    try:
+        yield port, "aiosmtpd in-process sink (NOTE: smtp-sink not found; install postfix)"
+    finally:
+        controller.stop()
+
+
+# --- the two clients ---------------------------------------------------------------------
+
+
+def run_smtplib(port: int, messages: list[EmailMessage]) -> float:
+    started = time.perf_counter()
+    with smtplib.SMTP(HOST, port, timeout=30) as client:
+        for message in messages:
+            client.send_message(message, SENDER, [str(message["To"].addresses[0].addr_spec)])
+    return time.perf_counter() - started
+
+
+async def run_sender(port: int, messages: list[EmailMessage], connections: int) -> float:
+    settings = SmtpSettings(
+        host=HOST, port=port, security="none", max_connections=connections, timeout_seconds=30
+    )
+    items = ((i, m, [m["To"].addresses[0].addr_spec]) for i, m in enumerate(messages))
+    failures = 0
+    started = time.perf_counter()
+    async with SmtpSender(settings) as sender:
+        async for _key, error in sender.send_many(items):
+            failures += error is not None
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"{failures} messages failed")
+    return elapsed
+
+
+# --- serialisation --------------------------------------------------------------------------
+
+
+def serialisers() -> dict[str, Callable[[EmailMessage], bytes]]:
+    def generator(message: EmailMessage) -> bytes:
+        out = io.BytesIO()
+        BytesGenerator(out, policy=email.policy.SMTP).flatten(message)
+        return out.getvalue()
+
+    return {
+        "serialize() = as_bytes(policy=SMTP)": serialize,
+        "BytesGenerator(policy=SMTP)": generator,
+        "aiosmtplib flatten_message (copy + generator)": flatten_message,
+        "as_bytes() then CRLF regex": lambda m: normalize_message_line_endings(m.as_bytes()),
+        "as_string().encode() then CRLF regex": lambda m: normalize_message_line_endings(
+            m.as_string().encode("utf-8")
+        ),
+    }
+
+
+def time_serialisers(messages: list[EmailMessage]) -> None:
+    sample = messages[:2000]
+    print(f"\nserialising one message ({len(sample)} messages, best of 3):")
+    for name, function in serialisers().items():
+        best = min(_time_each(function, sample) for _ in range(3))
+        print(f"  {best * 1e6:7.1f} us  {name}")
+
+
+def _time_each(function: Callable[[EmailMessage], bytes], sample: list[EmailMessage]) -> float:
+    started = time.perf_counter()
+    for message in sample:
+        function(message)
+    return (time.perf_counter() - started) / len(sample)
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=10_000)
+    parser.add_argument("--connections", default="1,8", help="max_connections values")
+    args = parser.parse_args()
+    messages = [make_message(i) for i in range(args.n)]
+    with smtp_sink() as (port, sink):
+        print(f"sink: {sink} on {HOST}:{port}; N={args.n}; python {sys.version.split()[0]}")
+        reference = args.n / run_smtplib(port, messages)
+        print(f"  smtplib, one reused connection        : {reference:8.0f} msg/s")
+        for connections in (int(c) for c in args.connections.split(",")):
+            rate = args.n / asyncio.run(run_sender(port, messages, connections))
+            print(
+                f"  SmtpSender max_connections={connections:<2}          : {rate:8.0f} msg/s"
+                f"   ratio {rate / reference:.2f}"
+            )
+    time_serialisers(messages)
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    main()

@@ -1,0 +1,536 @@
+"""SMTP adapter over aiosmtplib: reused connections, a bounded pool, a rate limit.
+
+``SmtpSender`` keeps up to ``max_connections`` connections open and reuses each
+for many messages. It never retries a message whose content may have reached
+the server: a failure after DATA began is reported as temporary and the caller
+decides (otherwise a message could be delivered twice). Only a reused
+connection found dead at ``MAIL FROM`` -- before any of the message was sent --
+is reopened and the message tried on the fresh connection.
+
+Results:
+- ``None``: the server accepted the message (for at least one recipient).
+- ``DeliveryError(temporary=True, code=4xx or None)``: 4xx, dropped connection,
+  timeout; try again later.
+- ``DeliveryError(temporary=False, code=5xx or None)``: refused for good.
+- ``ConnectionFailed``: the server cannot be reached, TLS failed or the login
+  was refused; nothing was sent, the pass should stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import email.policy
+import itertools
+import logging
+import ssl
+import sys
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from email.message import EmailMessage
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+
+import aiosmtplib
+from aiosmtplib.email import extract_sender
+
+from mailflow.config import SmtpSettings
+from mailflow.errors import ConnectionFailed, DeliveryError
+
+log = logging.getLogger("mailflow.smtp")
+
+K = TypeVar("K")
+Item = tuple[K, EmailMessage, Sequence[str]]
+
+
+
+class _FastFoldPolicy(email.policy.EmailPolicy):
+    """The SMTP policy, minus the cost of refolding headers that need no folding.
+
+    Folding is most of the time ``as_bytes`` takes (it re-parses every header).
+    A short, plain-ASCII value on one line folds to ``Name: value`` anyway, so
+    it is written as is; anything else takes the standard path. The output is
+    byte-for-byte the same (tests/integration/smtp/test_smtp_serialize.py).
+    """
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if (
+            value.isascii()
+            and value
+            and len(name) + len(value) + 2 <= (self.max_line_length or sys.maxsize)
+            and not any(bad in value for bad in _NEEDS_FOLDING)
+            and value == value.strip()
+        ):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_NEEDS_FOLDING = ("\r", "\n", "=?", "\t", "  ")
+_SMTP = _FastFoldPolicy(linesep="\r\n")
+_SMTPUTF8 = _SMTP.clone(utf8=True)
+
+# Serialising with an SMTP policy writes CRLF line endings directly; the
+# policy is chosen once per (needs SMTPUTF8, server has 8BITMIME).
+_POLICIES = {
+    (False, True): _SMTP,
+    (True, True): _SMTPUTF8,
+    (False, False): _SMTP.clone(cte_type="7bit"),
+    (True, False): _SMTPUTF8.clone(cte_type="7bit"),
+}
+_ids = itertools.count(1)
+
+
+def serialize(message: EmailMessage, *, utf8: bool = False, eight_bit: bool = True) -> bytes:
+    """The message as SMTP DATA bytes (CRLF line endings, no Bcc header)."""
+    if "Bcc" in message or "Resent-Bcc" in message:
+        message = _without_bcc(message)
+    return message.as_bytes(policy=_POLICIES[(utf8, eight_bit)])
+
+
+def _without_bcc(message: EmailMessage) -> EmailMessage:
+    stripped = copy.copy(message)  # shallow: deleting headers rebinds the copy's list
+    del stripped["Bcc"]
+    del stripped["Resent-Bcc"]
+    return stripped
+
+
+def _is_ascii(*texts: str) -> bool:
+    return all(text.isascii() for text in texts)
+
+
+class TokenBucket:
+    """``rate_per_minute`` tokens a minute, at most ``burst`` at once; 0 = unlimited.
+
+    Each ``acquire`` reserves the next free slot before it sleeps, so waiters
+    are served in order and the rate holds across every connection.
+    """
+
+    def __init__(self, rate_per_minute: int, burst: int = 1) -> None:
+        self.interval = 60.0 / rate_per_minute if rate_per_minute else 0.0
+        self.tolerance = self.interval * (max(burst, 1) - 1)
+        self._next = 0.0  # theoretical arrival time of the next token (monotonic)
+
+    async def acquire(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        start = max(self._next, now)
+        self._next = start + self.interval
+        wait = start - self.tolerance - now
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+class _Connection:
+    """One SMTP session, opened lazily and reopened when found closed."""
+
+    def __init__(self, sender: SmtpSender) -> None:
+        self.id = next(_ids)
+        self.owner = sender
+        self.smtp: aiosmtplib.SMTP | None = None
+        self.messages = 0  # sent on the current session
+        self.busy = False  # inside a transaction (MAIL sent, no final reply yet)
+        self.data_sent = False  # the server may have the message content
+
+    @property
+    def is_open(self) -> bool:
+        return self.smtp is not None and self.smtp.is_connected
+
+    async def ensure_open(self) -> None:
+        if self.is_open:
+            return
+        self.messages = 0
+        self.smtp = await self.owner._open(self.id)
+
+    async def transact(self, sender: str, recipients: Sequence[str], message: EmailMessage) -> None:
+        """One MAIL/RCPT/DATA transaction; raises aiosmtplib errors or DeliveryError."""
+        smtp = self.smtp
+        if smtp is None:
+            raise aiosmtplib.SMTPServerDisconnected("not connected")
+        utf8 = not _is_ascii(sender, *recipients)
+        if utf8 and not smtp.supports_extension("smtputf8"):
+            raise DeliveryError(
+                "an address is not ASCII and the server does not offer SMTPUTF8",
+                temporary=False,
+            )
+        eight_bit = smtp.supports_extension("8bitmime")
+        data = serialize(message, utf8=utf8, eight_bit=eight_bit)
+        options = ["BODY=8BITMIME"] if eight_bit else []
+        if utf8:
+            options.append("SMTPUTF8")
+        if smtp.supports_extension("size"):
+            options.insert(0, f"SIZE={len(data)}")
+        encoding = "utf-8" if utf8 else "ascii"
+        self.busy, self.data_sent = True, False
+        await smtp.mail(sender, options=options, encoding=encoding)
+        refused: dict[str, aiosmtplib.SMTPRecipientRefused] = {}
+        for recipient in recipients:
+            try:
+                await smtp.rcpt(recipient, encoding=encoding)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                refused[recipient] = exc
+        if len(refused) == len(recipients):
+            # one temporary refusal makes the whole message worth retrying
+            first = min(refused.values(), key=lambda e: (e.code >= 500, e.code))
+            raise _refusal(first.code, first.message, "recipient")
+        self.data_sent = True
+        await smtp.data(data)
+        self.busy = False
+        self.messages += 1
+        for recipient, refusal in refused.items():
+            log.warning(
+                "smtp conn=%s message_id=%s recipient %s refused: %s %s",
+                self.id, message.get("Message-ID"), recipient, refusal.code, refusal.message,
+            )
+
+    async def reset(self) -> None:
+        if self.smtp is None:
+            return
+        try:
+            await self.smtp.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            self.abort()
+
+    def abort(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+
+    async def quit(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is None or not smtp.is_connected:
+            return
+        try:
+            await smtp.quit(timeout=min(self.owner.settings.timeout_seconds, 5.0))
+        except (aiosmtplib.SMTPException, OSError):
+            pass
+        finally:
+            smtp.close()
+        log.info("smtp conn=%s closed after %s messages", self.id, self.messages)
+
+
+def _refusal(code: int, text: str, what: str) -> DeliveryError:
+    permanent = 500 <= code < 600
+    return DeliveryError(
+        f"the SMTP server refused the {what}: {code} {text}".rstrip(),
+        temporary=not permanent,
+        code=code,
+    )
+
+
+class SmtpSender:
+    """Sends messages over at most ``max_connections`` reused SMTP connections.
+
+    ``async with SmtpSender(settings) as sender:`` -- ``send`` one message, or
+    ``send_many`` to stream a batch over the pool. Closing QUITs every session.
+    """
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        *,
+        password: str | None = None,
+        envelope_from: str | None = None,
+        local_hostname: str | None = None,
+        burst: int = 1,
+    ) -> None:
+        self.settings = settings
+        self._password = password if password is not None else settings.password()
+        self._envelope_from = envelope_from
+        self._local_hostname = local_hostname
+        self._bucket = TokenBucket(settings.rate_per_minute, burst)
+        self._slots = asyncio.Semaphore(settings.max_connections)
+        self._idle: list[_Connection] = []
+        self._tls: ssl.SSLContext | None = None
+        if settings.security != "none":
+            cafile = str(settings.ca_file) if settings.ca_file else None
+            self._tls = ssl.create_default_context(cafile=cafile)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(conn.quit() for conn in idle))
+
+    # --- one message ---------------------------------------------------------
+
+    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None:
+        """Hand one message to the server; raise DeliveryError or ConnectionFailed."""
+        async with self._slots:
+            conn = self._checkout()
+            try:
+                await conn.ensure_open()
+                await self._bucket.acquire()
+                error = await self._deliver(conn, message, recipients)
+            finally:
+                self._checkin(conn)
+        if error is not None:
+            raise error
+
+    # --- a batch -------------------------------------------------------------
+
+    def send_many(
+        self, items: Iterable[Item[K]] | AsyncIterable[Item[K]]
+    ) -> AsyncIterator[tuple[K, DeliveryError | None]]:
+        """Send ``(key, message, recipients)`` items; yield ``(key, error)`` as each ends.
+
+        Items are pulled one at a time, only when a connection is open and the
+        rate limit allows a message, so an (async) generator of items may
+        record "sending" for an item as it yields it. Results come back in
+        order of completion. If no connection can be opened (or reopened)
+        while items remain, the results already finished are yielded and then
+        ``ConnectionFailed`` is raised; the items not yet pulled were not sent.
+        Stopping the iteration early cancels the messages in flight (their
+        outcome is unknown) -- use ``contextlib.aclosing``.
+        """
+        return _Batch(self, items).run()
+
+    # --- internals -----------------------------------------------------------
+
+    def _checkout(self) -> _Connection:
+        return self._idle.pop() if self._idle else _Connection(self)
+
+    def _checkin(self, conn: _Connection) -> None:
+        if conn.busy:  # interrupted mid-transaction: the session state is unknown
+            conn.abort()
+            conn.busy = False
+        self._idle.append(conn)
+
+    def _sender_for(self, message: EmailMessage) -> str:
+        sender = self._envelope_from or extract_sender(message)
+        if not sender:
+            raise DeliveryError("the message has no From header", temporary=False)
+        return sender
+
+    async def _deliver(
+        self, conn: _Connection, message: EmailMessage, recipients: Sequence[str]
+    ) -> DeliveryError | None:
+        """Run one transaction on an open connection; the error, or None when sent."""
+        message_id = message.get("Message-ID")
+        try:
+            sender = self._sender_for(message)
+            if not recipients:
+                raise DeliveryError("the message has no recipients", temporary=False)
+            try:
+                await conn.transact(sender, recipients, message)
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPResponseException) as exc:
+                if not _stale(conn, exc):
+                    raise
+                log.info("smtp conn=%s found closed at MAIL FROM; reopening", conn.id)
+                conn.abort()
+                await conn.ensure_open()
+                await conn.transact(sender, recipients, message)
+        except DeliveryError as exc:
+            error = exc
+        except ConnectionFailed as exc:
+            error = DeliveryError(f"the connection could not be reopened: {exc}", temporary=True)
+        except aiosmtplib.SMTPResponseException as exc:
+            error = _refusal(exc.code, exc.message, "message")
+            if exc.code == 421:  # the server is closing the session
+                conn.abort()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            conn.abort()
+            error = DeliveryError(
+                f"the connection to the SMTP server failed during the transaction: {exc}",
+                temporary=True,
+            )
+        except ValueError as exc:  # an address that cannot go on an SMTP command line
+            error = DeliveryError(str(exc), temporary=False)
+        else:
+            log.info(
+                "smtp conn=%s sent message_id=%s recipients=%s", conn.id, message_id,
+                len(recipients),
+            )
+            return None
+        if conn.busy and conn.is_open:
+            await conn.reset()  # end the half-done transaction
+        # a cancellation leaves conn.busy set, so that _checkin drops the session
+        conn.busy = False
+        log.warning(
+            "smtp conn=%s %s failure message_id=%s code=%s: %s", conn.id,
+            "temporary" if error.temporary else "permanent", message_id, error.code, error,
+        )
+        return error
+
+    async def _open(self, conn_id: int) -> aiosmtplib.SMTP:
+        s = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            timeout=s.timeout_seconds,
+            use_tls=s.security == "tls",
+            start_tls=s.security == "starttls",
+            tls_context=self._tls,
+            username=s.username,
+            password=self._password if s.username else None,
+            local_hostname=self._local_hostname,
+        )
+        log.info("smtp conn=%s connecting to %s:%s security=%s", conn_id, s.host, s.port,
+                 s.security)
+        try:
+            await smtp.connect()
+            if smtp.is_ehlo_or_helo_needed:  # learn the extensions (8BITMIME, SIZE) now
+                await smtp.ehlo()
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            smtp.close()
+            failure = ConnectionFailed(self._explain(exc))
+            log.error("smtp conn=%s connect failed: %s", conn_id, failure)
+            raise failure from None
+        log.info("smtp conn=%s connected", conn_id)
+        return smtp
+
+    def _explain(self, exc: BaseException) -> str:
+        s = self.settings
+        exc = _root_tls_error(exc) or exc
+        where = f"SMTP server {s.host}:{s.port}"
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            text = (f"the TLS certificate of {where} could not be verified "
+                    f"({exc.verify_message}); set [smtp].ca_file to the CA that signed it")
+        elif isinstance(exc, ssl.SSLError):
+            text = (f"TLS with {where} failed ({exc.reason}); check [smtp].security "
+                    '("tls" is usually port 465, "starttls" port 587)')
+        elif isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+            text = (f"{where} refused the login for {s.username!r} ({exc.code} {exc.message}); "
+                    f"check the password in ${s.password_env} and [smtp].username")
+        elif isinstance(exc, aiosmtplib.SMTPResponseException):
+            text = f"{where} refused the session ({exc.code} {exc.message})"
+        elif isinstance(exc, aiosmtplib.SMTPReadTimeoutError):
+            text = (f"{where} stopped answering for {s.timeout_seconds:g}s while opening "
+                    "the session (greeting, STARTTLS or login)")
+        elif isinstance(exc, TimeoutError):
+            text = (f"{where} did not answer within {s.timeout_seconds:g}s; "
+                    "check [smtp].host and [smtp].port")
+        else:
+            text = f"cannot connect to {where}: {exc}; check [smtp].host, port and security"
+        return self._scrub(text)
+
+    def _scrub(self, text: str) -> str:
+        if self._password:
+            text = text.replace(self._password, "***")
+        return text
+
+
+def _root_tls_error(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind aiosmtplib's wrapper exception, if there is one."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _stale(conn: _Connection, exc: Exception) -> bool:
+    """A reused session that died before MAIL FROM was answered: safe to reopen once."""
+    if conn.data_sent or conn.messages == 0:
+        return False
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
+        return exc.code == 421
+    return isinstance(exc, aiosmtplib.SMTPServerDisconnected) and not conn.is_open
+
+
+class _Batch(Generic[K]):
+    """Workers that share a source of items and a queue of results."""
+
+    def __init__(self, owner: SmtpSender, items: Iterable[Item[K]] | AsyncIterable[Item[K]]):
+        self.owner = owner
+        self.items = items
+        self.lock = asyncio.Lock()
+        self.exhausted = False
+        # results wait here until the caller takes them; `room` bounds how many
+        # sent-but-unrecorded messages there can be
+        self.results: asyncio.Queue[tuple[K, DeliveryError | None] | None] = asyncio.Queue()
+        self.room = asyncio.Semaphore(owner.settings.max_connections)
+        self.workers: set[asyncio.Task[None]] = set()
+        self.live = 0
+        self.limit = owner.settings.max_connections
+        self.failure: ConnectionFailed | None = None
+        self.closing = False
+        self._sync = iter(items) if isinstance(items, Iterable) else None
+        self._async = aiter(items) if isinstance(items, AsyncIterable) else None
+
+    async def run(self) -> AsyncIterator[tuple[K, DeliveryError | None]]:
+        self._spawn()
+        try:
+            while (result := await self.results.get()) is not None:
+                self.room.release()
+                yield result
+        finally:
+            await self._stop_workers()
+        if self.failure is not None and not self.exhausted:
+            raise self.failure
+
+    async def _stop_workers(self) -> None:
+        """Cancel the workers and wait for them, cancelling again if one went on.
+
+        (Python 3.11's ``asyncio.wait_for``, used by aiosmtplib, can swallow a
+        cancellation that races with a reply; ``closing`` stops such a worker
+        at its next step.)
+        """
+        self.closing = True
+        while self.workers:
+            for task in self.workers:
+                task.cancel()
+            await asyncio.wait(set(self.workers), timeout=0.1)
+
+    def _spawn(self) -> None:
+        self.live += 1
+        task = asyncio.create_task(self._work())
+        self.workers.add(task)
+        task.add_done_callback(self.workers.discard)
+
+    async def _next(self) -> Item[K] | None:
+        async with self.lock:
+            if self.exhausted:
+                return None
+            try:
+                if self._async is not None:
+                    return await anext(self._async)
+                assert self._sync is not None
+                return next(self._sync)
+            except (StopIteration, StopAsyncIteration):
+                self.exhausted = True
+                return None
+
+    async def _work(self) -> None:
+        owner = self.owner
+        try:
+            async with owner._slots:
+                conn = owner._checkout()
+                try:
+                    await self._loop(conn)
+                finally:
+                    owner._checkin(conn)
+        finally:
+            self.live -= 1
+            if self.live == 0:
+                self.results.put_nowait(None)  # every producer is gone
+
+    async def _loop(self, conn: _Connection) -> None:
+        owner = self.owner
+        while not (self.exhausted or self.closing):
+            try:
+                await conn.ensure_open()
+            except ConnectionFailed as exc:
+                self.failure = exc
+                self.limit = 0  # no more new connections in this batch
+                return
+            await owner._bucket.acquire()
+            item = await self._next()
+            if item is None or self.closing:
+                return
+            if self.live < self.limit and not self.exhausted:
+                self._spawn()
+            key, message, recipients = item
+            error = await owner._deliver(conn, message, recipients)
+            await self.room.acquire()
+            self.results.put_nowait((key, error))
+
+
+__all__ = ["ConnectionFailed", "DeliveryError", "SmtpSender", "TokenBucket", "serialize"]
