@@ -86,8 +86,10 @@ security = "none"
 """
 
 
-def imap_toml(host: str, port: int, username: str, password_env: str, ca_file: Path) -> str:
+def imap_toml(host: str, port: int, username: str, password_env: str, ca_file: Path,
+              poll_seconds: float = 60) -> str:
     return f"""[imap]
+poll_seconds = {poll_seconds}
 host = "{host}"
 port = {port}
 security = "tls"
