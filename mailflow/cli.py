@@ -322,6 +322,27 @@ def backup(ctx: Context, destination: Path) -> None:
     click.echo(f"backed up {ctx.app.settings.storage_path} to {destination}")
 
 
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("report.html"),
+              show_default=True, help="Where to write the report.")
+@click.option("--share-notes", is_flag=True,
+              help="Include check-in notes (they stay between mentor and mentee by default).")
+@pass_ctx
+@user_errors
+def report(ctx: Context, out: Path, share_notes: bool) -> None:
+    """The committee's report: engagement by month, escalations, goals, feedback (HTML)."""
+    from datetime import UTC, datetime
+
+    from mailflow.report import build_report
+    from mailflow.services.state import ProgramState
+
+    with ctx.app.repository(readonly=True) as repo:
+        state = ProgramState.load(repo, ctx.app.settings.program_model(), ctx.clock.now())
+    html = build_report(state, generated_at=datetime.now(UTC), share_notes=share_notes)
+    out.write_text(html, encoding="utf-8")
+    click.echo(f"wrote {out} (open it in a browser, or print it)")
+
+
 # --- templates -------------------------------------------------------------------------------
 
 
@@ -410,3 +431,25 @@ def pair_end(ctx: Context, pair_id: str, reason: str) -> None:
 
     end_pair(ctx.app, pair_id, reason)
     click.echo(f"{pair_id}: ended")
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(path_type=Path),
+              default=Path("mailflow-demo"), show_default=True,
+              help="Where to create the demo program (a previous demo folder is replaced).")
+@click.option("--pairs", type=click.IntRange(4, 40), default=4, show_default=True,
+              help="How many mentoring pairs.")
+@user_errors
+def demo(directory: Path, pairs: int) -> None:
+    """A whole 9-month program, end to end, on SMTP and IMAP servers run in process."""
+    from mailflow.demo import run_demo
+    from mailflow.demo_summary import guide, render
+
+    click.echo(f"Running a {pairs}-pair, 9-month mentoring program in {directory} ...\n")
+    summary = run_demo(directory, pairs)
+    click.echo(render(summary) + "\n\n" + guide(summary))
+    if summary.problems:
+        sys.exit(1)

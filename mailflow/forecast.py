@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mailflow.app import App
-from mailflow.domain.calendar import digests_due, plan
+from mailflow.domain.calendar import digests_due, latest_digest_at, plan
 from mailflow.domain.model import OutboxStatus
 from mailflow.services.state import ProgramState
 
@@ -22,8 +22,13 @@ def forecast(app: App, days: int) -> list[dict[str, Any]]:
         keys = repo.outbox_keys()
     pairs = [r.pair for r in state.active_pairs()]
     planned = plan(program, pairs, state.histories, keys, now, until)
-    liaisons = {r.pair.liaison.email: r.pair.liaison for r in state.pairs.values()}
-    planned += digests_due(program, liaisons.values(), until, keys)
+    liaisons = {r.pair.liaison.email: r.pair.liaison for r in state.pairs.values()
+                if r.in_roster}
+    step = timedelta(days=1 if program.digest_weekday < 0 else 7)
+    occurrence = latest_digest_at(program, until)
+    while occurrence > now:  # every digest occurrence in the window, newest first
+        planned += digests_due(program, liaisons.values(), occurrence, keys)
+        occurrence -= step
     rows = [
         {"key": p.key, "pair_id": p.pair_id, "person": p.person, "role": str(p.role),
          "kind": str(p.kind), "due_at": p.due_at.isoformat(), "status": str(p.status),
