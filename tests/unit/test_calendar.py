@@ -6,7 +6,6 @@ before; what it returns is recorded (as the service would) and fed back.
 
 from __future__ import annotations
 
-import time as wallclock
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -511,19 +510,15 @@ def test_history_is_built_from_events_and_escalations() -> None:
 ZONES = (None, "Pacific/Auckland", "America/Los_Angeles", "Asia/Kolkata")
 
 
-def test_ten_thousand_pairs_plan_in_well_under_two_seconds() -> None:
+def test_ten_thousand_pairs_plan_everything_once() -> None:
+    """Correctness at scale; the speed is measured by `python -m bench`, not here."""
     pairs = [pair(f"p{i}", start=START + timedelta(days=i % 60), mentor_tz=ZONES[i % 4],
                   liaison=f"liaison{i % 50}@lib.org") for i in range(10_000)]
     histories = {p.pair_id: PairHistory(met_dates=days(START, (10 * (i % 9), 80)))
                  for i, p in enumerate(pairs)}
     now = datetime(2025, 6, 1, 12, tzinfo=UTC)
-    began = wallclock.perf_counter()
     first = plan(program(), pairs, histories, set(), now)
-    first_pass = wallclock.perf_counter() - began
     existing = {e.key for e in first}
-    began = wallclock.perf_counter()
+    assert len(existing) == len(first) > 100_000
     again = plan(program(), pairs, histories, existing, now + timedelta(hours=1))
-    steady = wallclock.perf_counter() - began
     assert again == []
-    assert len(first) > 100_000
-    assert first_pass < 2.0 and steady < 1.0, (first_pass, steady)
