@@ -30,9 +30,12 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from mailflow.config import ImapSettings
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
@@ -391,6 +394,52 @@ class Dovecot:
                 if match:
                     names.add(match.group(1).decode())
         return names
+
+
+IMAP_PASSWORD_ENV = "MAILFLOW_TEST_IMAP_PASSWORD"
+
+
+@dataclass
+class ImapAccount:
+    """One user on a running Dovecot, with helpers bound to it."""
+
+    server: Dovecot
+    username: str
+    password: str
+    setenv: Callable[[str, str], None]  # e.g. monkeypatch.setenv
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def ca_file(self) -> Path:
+        return self.server.ca_file
+
+    def settings(self, security: str = "tls", **overrides: Any) -> ImapSettings:
+        """Settings for this account (implicit-TLS port for "tls", else the plain
+        port); the password is put in $MAILFLOW_TEST_IMAP_PASSWORD."""
+        self.setenv(IMAP_PASSWORD_ENV, self.password)
+        port = self.server.imaps_port if security == "tls" else self.server.imap_port
+        values: dict[str, Any] = {
+            "host": self.server.host, "port": port, "security": security,
+            "username": self.username, "password_env": IMAP_PASSWORD_ENV,
+            "ca_file": self.server.ca_file, "timeout_seconds": 10,
+        }
+        values.update(overrides)
+        return ImapSettings(**values)
+
+    def append(self, messages: Iterable[bytes], folder: str = "INBOX") -> list[int]:
+        return self.server.append(self.username, self.password, messages, folder)
+
+    def messages(self, folder: str = "INBOX") -> dict[int, tuple[bytes, set[str]]]:
+        return self.server.messages(self.username, self.password, folder)
+
+    def folders(self) -> set[str]:
+        return self.server.folders(self.username, self.password)
+
+    def kick(self) -> None:
+        self.server.kick(self.username)
 
 
 def _q(folder: str) -> str:

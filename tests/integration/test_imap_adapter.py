@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import ImapAccount
+from dovecot import ImapAccount, free_port
 
 from mailflow.adapters.imap import ImapMailbox
 from mailflow.errors import ConnectionFailed, MailboxError
@@ -98,8 +98,6 @@ async def test_wrong_password_is_a_connection_failure_without_the_password(
 
 
 async def test_nothing_listening_is_a_connection_failure(imap_account: ImapAccount) -> None:
-    from dovecot import free_port
-
     port = free_port()
     with pytest.raises(ConnectionFailed, match=f"127.0.0.1:{port}"):
         async with ImapMailbox(imap_account.settings("none", port=port)):
