@@ -96,7 +96,7 @@ class ImapMailbox:
         self._lost = loop.create_future()
         self._proto = Protocol(loop, self._connection_lost)
         context = self._ssl_context() if s.security != "none" else None
-        log.info("connecting to %s:%s security=%s user=%s", s.host, s.port, s.security,
+        log.debug("connecting to %s:%s security=%s user=%s", s.host, s.port, s.security,
                  s.username)
         try:
             self._transport, _ = await asyncio.wait_for(loop.create_connection(
@@ -121,7 +121,7 @@ class ImapMailbox:
                 f"{self.where} offers neither MOVE nor UIDPLUS, so processed messages "
                 "cannot be moved without expunging others; use a server with either"
             )
-        log.info("logged in to %s:%s as %s (move=%s idle=%s uidplus=%s)", s.host, s.port,
+        log.debug("logged in to %s:%s as %s (move=%s idle=%s uidplus=%s)", s.host, s.port,
                  s.username, self.has_move, self.has_idle, "UIDPLUS" in self.capabilities)
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -287,7 +287,7 @@ class ImapMailbox:
         if uidvalidity is None:
             raise MailboxError(f"{self.where} sent no UIDVALIDITY for {folder}")
         self.folder = folder
-        log.info("selected %s uidvalidity=%s exists=%s", folder, uidvalidity, self.exists)
+        log.debug("selected %s uidvalidity=%s exists=%s", folder, uidvalidity, self.exists)
         return uidvalidity
 
     async def uids_after(self, last_uid: int) -> list[int]:
