@@ -11,7 +11,7 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 from email import policy
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import TYPE_CHECKING
@@ -21,6 +21,30 @@ if TYPE_CHECKING:
 
 _MSGID_RE = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 _BREAKING = {"Cc", "Zl", "Zp"}
+
+
+class _CachedHeaderRegistry(HeaderRegistry):
+    """The standard registry, but each header class is made once per name.
+
+    ``HeaderRegistry.__getitem__`` builds a new class with ``type()`` for every
+    header it parses, about 20 per message here: some 40% of `build_message`'s
+    time. The classes it would build for a name are all alike, so one is kept.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        cls = self._classes.get(key)
+        if cls is None:
+            cls = self._classes[key] = super().__getitem__(name)
+        return cls
+
+
+# policy.default, with the header classes cached; what it produces is the same
+_POLICY = policy.default.clone(header_factory=_CachedHeaderRegistry())
 
 
 def one_line(value: str) -> str:
@@ -63,7 +87,7 @@ def build_message(
     ``reply_to`` the address replies go to (with its +mf- token); ``message_id`` the
     deterministic ``<...@domain>`` of the outbox entry; ``date`` should be aware
     (a naive one is taken as UTC)."""
-    msg = EmailMessage(policy=policy.default)
+    msg = EmailMessage(policy=_POLICY)
     msg["Subject"] = one_line(rendered.subject)
     msg["From"] = _address(sender)
     msg["To"] = _address(to, to_name)
