@@ -180,6 +180,8 @@ class Renderer:
         self._text_env = self._environment(loader, autoescape=False)
         self._html_env = self._environment(loader, autoescape=True)
         self._inliner = css_inline.CSSInliner(load_remote_stylesheets=False)
+        # one converter, reset before each use: building one loads every extension
+        self._markdown = markdown.Markdown(extensions=_MARKDOWN_EXTENSIONS)
 
     @staticmethod
     def _environment(loader: BaseLoader, *, autoescape: bool) -> Environment:
@@ -215,7 +217,7 @@ class Renderer:
         text = self._run(self._text_env, f"{file}#body", {**ctx, "for_html": False})
         text = _BLANK_RUNS.sub("\n\n", text).strip()
         body_md = self._run(self._html_env, f"{file}#body", {**html_ctx, "for_html": True})
-        body_html = markdown.markdown(body_md, extensions=_MARKDOWN_EXTENSIONS)
+        body_html = self._markdown.reset().convert(body_md)
         page = self._run(
             self._html_env,
             LAYOUT,
