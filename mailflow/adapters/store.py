@@ -186,10 +186,15 @@ class TinyDBStore:
 
         self._db = TinyDB(str(self.path), storage=make_storage)
         self._storage = storage_holder[0]
+        # The snapshot's records as parsed, not through Table.all(), which wraps each
+        # one in a tinydb Document (a copy) that was then copied again. The parsed
+        # data is only ever replaced as a whole (a snapshot rewrites every table), so
+        # the tables can share its records.
+        snapshot = self._storage.read() or {}
         for name in TABLES:
-            for doc in self._db.table(name).all():
-                record = dict(doc)
-                self._tables[name][str(record["id"])] = record
+            table = self._tables[name]
+            for record in snapshot.get(name, {}).values():
+                table[str(record["id"])] = record
         meta = self._tables["meta"].get("schema")
         if meta is not None:
             version = int(meta.get("version", 0))
