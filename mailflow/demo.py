@@ -37,6 +37,7 @@ from mailflow.demo_people import COMMITTEE, Cast, make_cast
 from mailflow.demo_script import Participants
 from mailflow.demo_servers import DemoImapServer, MailCatcher
 from mailflow.demo_summary import DemoSummary, collect
+from mailflow.domain.calendar import latest_digest_at
 from mailflow.domain.schedule import add_months, term_end
 from mailflow.errors import MailflowError
 from mailflow.services.state import ProgramState
@@ -47,7 +48,7 @@ MARKER = ".mailflow-demo"
 PASSWORD_ENV = "MAILFLOW_DEMO_IMAP_PASSWORD"
 TIMEZONE = "America/Chicago"
 MONTHS = 9
-DIGEST_HOUR, SEND_HOUR, POLL_HOURS = 8, 9, (12, 21)
+SEND_HOUR, POLL_HOURS = 9, (12, 21)
 DAYS_AFTER_TERM = 8  # feedback replies and a letter request come in after the term
 MIN_PAIRS, MAX_PAIRS = 4, 40
 
@@ -180,15 +181,22 @@ class _Term:
     async def run(self, first: date, last: date) -> None:
         self.replies.mkdir(exist_ok=True)
         day = first
+        program = self.app.settings.program_model()
         while day <= last:
-            await self._send(day, DIGEST_HOUR, digests=True)
-            await self._send(day, SEND_HOUR, digests=False)
+            # the digest pass at its scheduled time (as `mailflow run` would reach it), then
+            # the send pass at the program's send time
+            digest = latest_digest_at(program, _at(day, 23) + timedelta(minutes=59))
+            passes = [(_at(day, SEND_HOUR), False)]
+            if digest.date() == day:
+                passes.append((digest, True))
+            for moment, digests in sorted(passes):
+                await self._send(moment, digests=digests)
             for hour in POLL_HOURS:
                 await self._poll(day, hour)
             day += timedelta(days=1)
 
-    async def _send(self, day: date, hour: int, *, digests: bool) -> None:
-        self.clock.set(_at(day, hour))
+    async def _send(self, moment: datetime, *, digests: bool) -> None:
+        self.clock.set(moment)
         report = await self.app.send_due(digests=digests)
         if report.connection_error or report.failed or report.held or report.deferred:
             raise MailflowError(f"the send pass at {self.clock.now()} did not go through: "

@@ -175,7 +175,7 @@ class Participants:
             return
         if special == (Scenario.AWAY, AWAY_MONTH):
             body = (f"NOT MET {pair.mentor.first_name} is away until mid-month; we will meet "
-                    "when she is back.")
+                    "when they are back.")
             self._reply(msg, who, body, self._at(day + timedelta(1), 12, 20), "not-met")
             return
         body = f"MET {_written(met, month)} {MEETING_NOTES.get(month, MEETING_NOTES[9])}"

@@ -67,7 +67,8 @@ class _Handler:
 
 class _Controller(Controller):
     def __init__(self, handler: _Handler) -> None:
-        super().__init__(handler, hostname=HOST, port=0)
+        # a fixed server name: no DNS lookup (getfqdn) for every session
+        super().__init__(handler, hostname=HOST, port=0, server_hostname="mx.demo.example")
 
     def _trigger_server(self) -> None:
         # port 0: learn the real port before the base class connects to it
