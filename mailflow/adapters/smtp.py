@@ -19,106 +19,28 @@ Results:
 from __future__ import annotations
 
 import asyncio
-import copy
-import email.policy
 import itertools
 import logging
 import ssl
-import sys
-import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from email.message import EmailMessage
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Self
 
 import aiosmtplib
 from aiosmtplib.email import extract_sender
 
+from mailflow.adapters.smtp_batch import Item, K, TokenBucket, _Batch
+from mailflow.adapters.smtp_serialize import serialize
 from mailflow.config import SmtpSettings
 from mailflow.errors import ConnectionFailed, DeliveryError
 
 log = logging.getLogger("mailflow.smtp")
-
-K = TypeVar("K")
-Item = tuple[K, EmailMessage, Sequence[str]]
-
-
-
-class _FastFoldPolicy(email.policy.EmailPolicy):
-    """The SMTP policy, minus the cost of refolding headers that need no folding.
-
-    Folding is most of the time ``as_bytes`` takes (it re-parses every header).
-    A short, plain-ASCII value on one line folds to ``Name: value`` anyway, so
-    it is written as is; anything else takes the standard path. The output is
-    byte-for-byte the same (tests/integration/smtp/test_smtp_serialize.py).
-    """
-
-    def fold_binary(self, name: str, value: str) -> bytes:
-        if (
-            value.isascii()
-            and value
-            and len(name) + len(value) + 2 <= (self.max_line_length or sys.maxsize)
-            and not any(bad in value for bad in _NEEDS_FOLDING)
-            and value == value.strip()
-        ):
-            return f"{name}: {value}{self.linesep}".encode("ascii")
-        return super().fold_binary(name, value)
-
-
-_NEEDS_FOLDING = ("\r", "\n", "=?", "\t", "  ")
-_SMTP = _FastFoldPolicy(linesep="\r\n")
-_SMTPUTF8 = _SMTP.clone(utf8=True)
-
-# Serialising with an SMTP policy writes CRLF line endings directly; the
-# policy is chosen once per (needs SMTPUTF8, server has 8BITMIME).
-_POLICIES = {
-    (False, True): _SMTP,
-    (True, True): _SMTPUTF8,
-    (False, False): _SMTP.clone(cte_type="7bit"),
-    (True, False): _SMTPUTF8.clone(cte_type="7bit"),
-}
 _ids = itertools.count(1)
-
-
-def serialize(message: EmailMessage, *, utf8: bool = False, eight_bit: bool = True) -> bytes:
-    """The message as SMTP DATA bytes (CRLF line endings, no Bcc header)."""
-    if "Bcc" in message or "Resent-Bcc" in message:
-        message = _without_bcc(message)
-    return message.as_bytes(policy=_POLICIES[(utf8, eight_bit)])
-
-
-def _without_bcc(message: EmailMessage) -> EmailMessage:
-    stripped = copy.copy(message)  # shallow: deleting headers rebinds the copy's list
-    del stripped["Bcc"]
-    del stripped["Resent-Bcc"]
-    return stripped
 
 
 def _is_ascii(*texts: str) -> bool:
     return all(text.isascii() for text in texts)
-
-
-class TokenBucket:
-    """``rate_per_minute`` tokens a minute, at most ``burst`` at once; 0 = unlimited.
-
-    Each ``acquire`` reserves the next free slot before it sleeps, so waiters
-    are served in order and the rate holds across every connection.
-    """
-
-    def __init__(self, rate_per_minute: int, burst: int = 1) -> None:
-        self.interval = 60.0 / rate_per_minute if rate_per_minute else 0.0
-        self.tolerance = self.interval * (max(burst, 1) - 1)
-        self._next = 0.0  # theoretical arrival time of the next token (monotonic)
-
-    async def acquire(self) -> None:
-        if not self.interval:
-            return
-        now = time.monotonic()
-        start = max(self._next, now)
-        self._next = start + self.interval
-        wait = start - self.tolerance - now
-        if wait > 0:
-            await asyncio.sleep(wait)
 
 
 class _Connection:
@@ -435,102 +357,6 @@ def _stale(conn: _Connection, exc: Exception) -> bool:
     return isinstance(exc, aiosmtplib.SMTPServerDisconnected) and not conn.is_open
 
 
-class _Batch(Generic[K]):
-    """Workers that share a source of items and a queue of results."""
-
-    def __init__(self, owner: SmtpSender, items: Iterable[Item[K]] | AsyncIterable[Item[K]]):
-        self.owner = owner
-        self.items = items
-        self.lock = asyncio.Lock()
-        self.exhausted = False
-        # results wait here until the caller takes them; `room` bounds how many
-        # sent-but-unrecorded messages there can be
-        self.results: asyncio.Queue[tuple[K, DeliveryError | None] | None] = asyncio.Queue()
-        self.room = asyncio.Semaphore(owner.settings.max_connections)
-        self.workers: set[asyncio.Task[None]] = set()
-        self.live = 0
-        self.limit = owner.settings.max_connections
-        self.failure: ConnectionFailed | None = None
-        self.closing = False
-        self._sync = iter(items) if isinstance(items, Iterable) else None
-        self._async = aiter(items) if isinstance(items, AsyncIterable) else None
-
-    async def run(self) -> AsyncIterator[tuple[K, DeliveryError | None]]:
-        self._spawn()
-        try:
-            while (result := await self.results.get()) is not None:
-                self.room.release()
-                yield result
-        finally:
-            await self._stop_workers()
-        if self.failure is not None and not self.exhausted:
-            raise self.failure
-
-    async def _stop_workers(self) -> None:
-        """Cancel the workers and wait for them, cancelling again if one went on.
-
-        (Python 3.11's ``asyncio.wait_for``, used by aiosmtplib, can swallow a
-        cancellation that races with a reply; ``closing`` stops such a worker
-        at its next step.)
-        """
-        self.closing = True
-        while self.workers:
-            for task in self.workers:
-                task.cancel()
-            await asyncio.wait(set(self.workers), timeout=0.1)
-
-    def _spawn(self) -> None:
-        self.live += 1
-        task = asyncio.create_task(self._work())
-        self.workers.add(task)
-        task.add_done_callback(self.workers.discard)
-
-    async def _next(self) -> Item[K] | None:
-        async with self.lock:
-            if self.exhausted:
-                return None
-            try:
-                if self._async is not None:
-                    return await anext(self._async)
-                assert self._sync is not None
-                return next(self._sync)
-            except (StopIteration, StopAsyncIteration):
-                self.exhausted = True
-                return None
-
-    async def _work(self) -> None:
-        owner = self.owner
-        try:
-            async with owner._slots:
-                conn = owner._checkout()
-                try:
-                    await self._loop(conn)
-                finally:
-                    owner._checkin(conn)
-        finally:
-            self.live -= 1
-            if self.live == 0:
-                self.results.put_nowait(None)  # every producer is gone
-
-    async def _loop(self, conn: _Connection) -> None:
-        owner = self.owner
-        while not (self.exhausted or self.closing):
-            try:
-                await conn.ensure_open()
-            except ConnectionFailed as exc:
-                self.failure = exc
-                self.limit = 0  # no more new connections in this batch
-                return
-            await owner._bucket.acquire()
-            item = await self._next()
-            if item is None or self.closing:
-                return
-            if self.live < self.limit and not self.exhausted:
-                self._spawn()
-            key, message, recipients = item
-            error = await owner._deliver(conn, message, recipients)
-            await self.room.acquire()
-            self.results.put_nowait((key, error))
-
-
-__all__ = ["ConnectionFailed", "DeliveryError", "SmtpSender", "TokenBucket", "serialize"]
+__all__ = [
+    "ConnectionFailed", "DeliveryError", "Item", "SmtpSender", "TokenBucket", "serialize",
+]
