@@ -10,12 +10,12 @@ contexts that exercise its branches; ``mailflow templates check`` renders them.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
 from mailflow.domain.model import Pair, Person, Program
+from mailflow.domain.schedule import term_end
 
 Context = dict[str, Any]
 
@@ -56,13 +56,6 @@ def reply_keywords(kind: str, role: str, *, term_ended: bool = False) -> list[di
     return [{"word": word, "meaning": meaning} for word, meaning in chosen]
 
 
-def add_months(start: date, months: int) -> date:
-    """Same day of the month ``months`` later, clamped to that month's last day."""
-    index = start.month - 1 + months
-    year, month = start.year + index // 12, index % 12 + 1
-    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
-
-
 def first_name(name: str) -> str:
     """``"Dr. Ana Ruiz"`` -> ``"Ana"``; an empty name stays empty."""
     parts = name.split()
@@ -84,7 +77,7 @@ def program_context(program: Program) -> Context:
         "name": program.name,
         "months": program.months,
         "start": program.start,
-        "end": add_months(program.start, program.months),
+        "end": term_end(program.start, program.months),
         "timezone": program.timezone,
         "coordinators": list(program.coordinators),
         "nudge_after_days": program.nudge_after_days,
@@ -97,7 +90,7 @@ def pair_context(pair: Pair, program: Program, *, month: int, goals: Iterable[st
     return {
         "id": pair.pair_id,
         "start": start,
-        "end": add_months(start, program.months),
+        "end": term_end(start, program.months),
         "month": month,
         "mentor": person_context(pair.mentor),
         "mentee": person_context(pair.mentee),
