@@ -7,8 +7,8 @@
    holding the committee's inbox, both on 127.0.0.1 ports the OS picks.
 2. Scaffolds a program folder pointing at them and imports a roster (``demo_people``).
 3. Runs nine months on a FixedClock, day by day, through the very passes
-   `mailflow run` makes: the digest pass at 08:00, the send pass at 09:00, and a
-   poll whenever the simulated people (``demo_script``) have written to the inbox;
+   `mailflow run` makes: the send pass at the send time, the digest pass at the digest
+   time, and a poll whenever the simulated people (``demo_script``) have written;
    their replies are APPENDed over IMAP, threaded and quoted as mail programs do.
 4. Counts everything from the store, checks it against the mailboxes and the IMAP
    folders (``demo_summary``), and writes the committee report if one can be built.
@@ -63,7 +63,25 @@ def run_demo(directory: Path, pairs: int = 4, *, today: date | None = None) -> D
     summary = DemoSummary(directory, pairs, (start, term_end(start, MONTHS)))
     cast = make_cast(pairs)
     password = secrets.token_urlsafe(16)
+    saved_password = os.environ.get(PASSWORD_ENV)
     os.environ[PASSWORD_ENV] = password
+    try:
+        app, clock = _run_term(directory, cast, start, summary, password)
+    finally:
+        if saved_password is None:
+            os.environ.pop(PASSWORD_ENV, None)
+        else:
+            os.environ[PASSWORD_ENV] = saved_password
+    summary.simulated_until = clock.now()
+    with app.repository(readonly=True) as repo:
+        collect(summary, repo)
+        _write_report(summary, app, repo, clock.now())
+    summary.elapsed_seconds = time.monotonic() - started
+    return summary
+
+
+def _run_term(directory: Path, cast: Cast, start: date, summary: DemoSummary,
+              password: str) -> tuple[App, FixedClock]:
     with _logging_to(directory / "demo.log"), \
             MailCatcher(directory / "mailboxes") as smtp, \
             DemoImapServer(COMMITTEE, password) as imap:
@@ -76,12 +94,7 @@ def run_demo(directory: Path, pairs: int = 4, *, today: date | None = None) -> D
         asyncio.run(term.run(start, summary.term[1] + timedelta(DAYS_AFTER_TERM)))
         summary.written = term.written
         summary.imap_folders = imap.count(("INBOX", "Processed", "Quarantine"))
-    summary.simulated_until = clock.now()
-    with app.repository(readonly=True) as repo:
-        collect(summary, repo)
-        _write_report(summary, app, repo, clock.now())
-    summary.elapsed_seconds = time.monotonic() - started
-    return summary
+    return app, clock
 
 
 def demo_start(today: date) -> date:
@@ -234,8 +247,14 @@ def _write_report(summary: DemoSummary, app: App, repo: object, now: datetime) -
 
     assert isinstance(repo, Repository)
     state = ProgramState.load(repo, app.settings.program_model(), now)
+    try:
+        html = str(build(state, generated_at=now))
+    except Exception as exc:  # the demo's own story still stands; say why there is no report
+        log.exception("the report could not be built")
+        summary.report_note = f"not written: {type(exc).__name__}: {exc}"
+        return
     path = summary.directory / "report.html"
-    path.write_text(str(build(state, generated_at=now)), encoding="utf-8")
+    path.write_text(html, encoding="utf-8")
     summary.report = path
 
 
