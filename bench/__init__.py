@@ -1,0 +1,1 @@
+"""Benchmarks of mailflow against hand-written references; run `python -m bench --help`."""
