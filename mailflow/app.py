@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -26,6 +28,12 @@ from mailflow.services.poller import Poller, PollReport
 from mailflow.services.state import ProgramState
 
 
+@lru_cache(maxsize=1)
+def _local_hostname() -> str:
+    """The name to greet SMTP servers with, looked up once (not on every connection)."""
+    return socket.getfqdn()
+
+
 def package_file(*parts: str) -> Path:
     """A file shipped inside the package (templates, scaffold)."""
     return Path(str(resources.files("mailflow").joinpath(*parts)))
@@ -40,6 +48,7 @@ class App:
     settings: Settings
     clock: Clock
     config_path: Path
+    _renderer: Renderer | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def load(cls, config_path: Path, clock: Clock) -> App:
@@ -54,11 +63,15 @@ class App:
             repo.close()
 
     def renderer(self) -> Renderer:
-        folder = self.settings.templates_dir
-        return Renderer(folder if folder.is_dir() else default_templates_dir())
+        """One per App: compiled templates are kept, and reloaded when a file is edited."""
+        if self._renderer is None:
+            folder = self.settings.templates_dir
+            self._renderer = Renderer(folder if folder.is_dir() else default_templates_dir())
+        return self._renderer
 
     def smtp_sender(self) -> SmtpSender:
-        return SmtpSender(self.settings.smtp, envelope_from=self.settings.mail.reply_to)
+        return SmtpSender(self.settings.smtp, envelope_from=self.settings.mail.reply_to,
+                          local_hostname=_local_hostname())
 
     def dispatcher(self) -> Dispatcher:
         return Dispatcher(self.settings, self.renderer(), self.smtp_sender)

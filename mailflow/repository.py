@@ -241,3 +241,11 @@ class Repository:
 
     def set_meta(self, name: str, **values: Any) -> None:
         self.store.put("meta", {**self.meta(name), **values, "id": name})
+
+    def bouncing(self) -> dict[str, str]:
+        """Addresses that hard-bounced, with when: mail to them is held."""
+        return {k: v for k, v in self.meta("bouncing").items() if k != "id"}
+
+    def clear_bouncing(self, addresses: set[str]) -> None:
+        kept = {k: v for k, v in self.bouncing().items() if k not in addresses}
+        self.store.put("meta", {**kept, "id": "bouncing"})

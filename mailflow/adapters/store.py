@@ -38,7 +38,7 @@ log = logging.getLogger("mailflow.store")
 
 SCHEMA_VERSION = 1
 TABLES = ("meta", "pairs", "outbox", "events", "escalations", "processed")
-_MIN_JOURNAL_BYTES = 1 << 20
+_MIN_JOURNAL_BYTES = 256 << 10  # small programs: keep the journal short to read
 
 Record = dict[str, Any]
 

@@ -40,6 +40,7 @@ log = logging.getLogger("mailflow.dispatch")
 CHUNK = 250  # messages composed and marked as attempted per commit
 RECORD_EVERY = 25  # results per commit: a crash can resend at most this many, same Message-ID
 MAX_BACKOFF = timedelta(hours=6)
+DIGESTS_AFTER_END = timedelta(days=14)
 
 
 SenderFactory = Callable[[], SmtpSender]
@@ -104,9 +105,34 @@ class Dispatcher:
         return planned
 
     def digests(self, repo: Repository, state: ProgramState, now: datetime) -> list[PlannedEmail]:
-        liaisons = {r.pair.liaison.email: r.pair.liaison for r in state.pairs.values()
-                    if r.in_roster}
+        """Digests go out while a pair runs, and for two weeks after the last term ends."""
+        recent = state.today - DIGESTS_AFTER_END
+        running = [r for r in state.pairs.values()
+                   if r.in_roster and not state.term_ended(r, recent)]
+        liaisons = {r.pair.liaison.email: r.pair.liaison for r in running}
+        if not running:
+            return []
         return digests_due(self.program, liaisons.values(), now, repo.outbox_keys())
+
+    def hold_bouncing(self, repo: Repository, state: ProgramState,
+                      entries: list[OutboxEntry], report: SendReport) -> list[OutboxEntry]:
+        """Mail to an address that hard-bounced is skipped until the address is fixed."""
+        bouncing = repo.bouncing()
+        if not bouncing:
+            return entries
+        keep = []
+        for entry in entries:
+            since = bouncing.get(entry.person)
+            if since is None or entry.kind in (Kind.ALERT, Kind.DIGEST):
+                keep.append(entry)
+                continue
+            reason = (f"{entry.person} bounced on {since[:10]}: correct the address in the "
+                      "roster and re-import (or the liaison replies RESOLVED to the bounce)")
+            skipped = replace(entry, status=OutboxStatus.SKIPPED, last_error=reason)
+            repo.put_outbox(skipped)
+            state.outbox.append(skipped)
+            report.skipped.append(skipped)
+        return keep
 
     # --- sending ------------------------------------------------------------------
 
@@ -220,8 +246,9 @@ class Dispatcher:
             return report
         self.record_due(repo, state, planned, report)
         try:
-            await self.send_entries(repo, state, self.sendable(state, now, _kinds(digests)),
-                                    now, report)
+            ready = self.hold_bouncing(repo, state, self.sendable(state, now, _kinds(digests)),
+                                       report)
+            await self.send_entries(repo, state, ready, now, report)
             if report.failed or report.held:
                 await self._alert_coordinators(repo, state, now, report)
         except ConnectionFailed as exc:

@@ -93,6 +93,8 @@ class Inbound:
         return handled
 
     def _classified(self, parsed: ParsedMessage, msg_id: str) -> Handled:
+        if parsed.unreadable:  # only its headers were read: a person must look at it
+            return Handled("unreadable", QUARANTINED, f"unreadable: {parsed.unreadable}")
         if parsed.kind == "bounce":
             return self._bounce(parsed, msg_id)
         if parsed.kind == "delivery_report":
@@ -230,6 +232,8 @@ class Inbound:
         for esc in outcome.opened:
             self._open(esc)
         for esc in outcome.resolved:
+            if esc.reason == EscalationReason.BOUNCE:  # the liaison sorted the address out
+                self.repo.clear_bouncing({p.email for p in pair.participants})
             self.repo.put_escalation(esc)
             self.state.escalations = [e for e in self.state.escalations if e.id != esc.id]
             self.state.escalations.append(esc)

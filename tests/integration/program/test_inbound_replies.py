@@ -194,3 +194,44 @@ def test_unknown_spoofed_auto_reply_bounce_and_duplicate(
     assert imap_account.messages("INBOX") == {}
     acks = [r.message() for r in server.messages if r.message()["X-Mailflow-Kind"] == "ack"]
     assert [str(m["To"]) for m in acks] == ["Zoë Ñúñez <zoe@lib.example>"]  # not the robot
+
+
+def _dsn_for(original: EmailMessage, recipient: str) -> bytes:
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.lib.example>\r\n"
+        "To: mentoring@lib.example\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: {make_msgid(domain='mx.lib.example')}\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.lib.example\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {original['Message-ID']}\r\nTo: {recipient}\r\n"
+        "--B--\r\n"
+    ).encode()
+
+
+def test_a_hard_bounce_escalates_and_holds_mail_until_the_liaison_resolves_it(
+    program: Program, server: RecordingSmtpServer, imap_account: ImapAccount
+) -> None:
+    intro_zoe = _sent(server, "zoe@lib.example", "intro")
+    imap_account.append([_dsn_for(intro_zoe, "zoe@lib.example")])
+    report, _ = program.poll()
+    assert report.outcomes == {"bounce": 1}
+    escalation = _sent(server, "l1@lib.example", "escalation")
+    assert "zoe@lib.example" in escalation.get_body(("plain",)).get_content()
+
+    program.at(date(2027, 2, 4))  # month 2's topic falls due
+    report = program.send_due()
+    held = [e for e in report.skipped if e.person == "zoe@lib.example"]
+    assert [e.kind for e in held] == ["topic"] and "bounced" in held[0].last_error
+    assert [e for e in report.sent if "zoe@" in e] == []
+    assert any("ann@" in key for key in report.sent)  # her mentor still gets his
+
+    imap_account.append([reply_to(escalation, "l1@lib.example", "RESOLVED new address on file")])
+    program.poll()
+    program.at(date(2027, 3, 4))
+    assert any("zoe@" in key for key in program.send_due().sent)
