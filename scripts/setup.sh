@@ -8,4 +8,5 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+# constraints.txt: the versions the suite last passed with, so a fresh machine gets the same
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
