@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import socket
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from email.message import EmailMessage
@@ -282,6 +283,8 @@ class SmtpSender:
 
     async def _open(self, conn_id: int) -> aiosmtplib.SMTP:
         s = self.settings
+        if self._local_hostname is None:  # one lookup per sender, not per session
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
         smtp = aiosmtplib.SMTP(
             hostname=s.host,
             port=s.port,
