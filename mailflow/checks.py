@@ -30,7 +30,7 @@ def run_checks(app: App, roster_file: Path | None) -> CheckReport:
                 "mailflow cannot log in to the mail server until it is"
             )
     for server, section in (("smtp", settings.smtp), ("imap", settings.imap)):
-        if section.ca_file and not (settings.base_dir / section.ca_file).is_file():
+        if section.ca_file and not section.ca_file.is_file():
             report.errors.append(f"[{server}].ca_file: {section.ca_file} does not exist")
         if section.security == "none" and section.host not in ("localhost", "127.0.0.1", "::1"):
             report.warnings.append(

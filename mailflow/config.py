@@ -351,6 +351,18 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError(f"{name}: is not valid TOML: {exc}") from None
     data["base_dir"] = path.resolve().parent
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(name, exc)) from None
+    return _with_paths_resolved(settings)
+
+
+def _with_paths_resolved(settings: Settings) -> Settings:
+    """A relative ca_file means relative to the config file, wherever mailflow runs from."""
+    updates: dict[str, Any] = {}
+    for name in ("smtp", "imap"):
+        section = getattr(settings, name)
+        if section.ca_file is not None and not section.ca_file.is_absolute():
+            updates[name] = section.model_copy(
+                update={"ca_file": settings.base_dir / section.ca_file})
+    return settings.model_copy(update=updates) if updates else settings

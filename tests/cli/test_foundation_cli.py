@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,18 @@ def test_a_missing_config_says_how_to_make_one(mailflow: Run) -> None:
     result = mailflow("-c", "nowhere.toml", "status")
     assert result.returncode == 1
     assert "mailflow init" in result.stderr
+
+
+def test_a_relative_ca_file_is_found_beside_the_config(mailflow: Run, program: Path) -> None:
+    _edit(program / "config.toml", '# ca_file = "/etc/ssl/private-ca.pem"\n',
+          'ca_file = "certs/ca.pem"\n')
+    result = mailflow("-c", str(program / "config.toml"), "check")
+    assert result.returncode == 1
+    assert "certs/ca.pem does not exist" in result.stderr
+    (program / "certs").mkdir()
+    (program / "certs" / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    elsewhere = program.parent  # run from another folder: the path is still the config's
+    result = subprocess.run([sys.executable, "-m", "mailflow", "-c",
+                             str(program / "config.toml"), "check"],
+                            cwd=elsewhere, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
