@@ -214,6 +214,7 @@ def _after_marker_is_inline(types: Sequence[str], start: int, depth: int) -> boo
 def _trim(lines: list[str], depth: int = 0) -> list[str]:
     types, spans = classify(lines)
     keep: list[int] = []
+    has_text = False  # is any kept line TEXT? (kept up to date, not recounted per line)
     i = 0
     if depth:
         # Below a marker: the quote right under it is the history being answered.
@@ -221,7 +222,6 @@ def _trim(lines: list[str], depth: int = 0) -> list[str]:
             i += 1
     while i < len(lines):
         kind = types[i]
-        has_text = any(types[k] == TEXT for k in keep)
         if kind == DELIM:
             if has_text or depth > 2:
                 break
@@ -244,6 +244,7 @@ def _trim(lines: list[str], depth: int = 0) -> list[str]:
             break  # the client signs below the reply: what follows is history
         if kind != SIG:
             keep.append(i)
+            has_text = has_text or kind == TEXT
         i += 1
     return _drop_trailing_quotes([lines[k] for k in keep], [types[k] for k in keep])
 
