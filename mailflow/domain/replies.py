@@ -25,6 +25,17 @@ BOUNCE, DELIVERY_REPORT, COMPLAINT, AUTO_REPLY, HUMAN = (
 )
 
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
+
+# Bounds, so that no message costs more than a little time and memory to read. A reply's
+# new text comes first, so a capped body still yields its keywords; a 20 MB attachment
+# (about 27 MB as base64, 360,000 lines) stays well inside every limit.
+MAX_MESSAGE_BYTES = 50 * 1024 * 1024
+MAX_HEADER_BYTES = 4 * 1024 * 1024  # the whole header section
+MAX_LINES = 1_000_000
+MAX_NESTED_PARTS = 100  # multipart/* and message/* parts
+MAX_HEADER_CHARS = 16_384  # of one header's value: longer ones are cut
+MAX_TEXT_CHARS = 256_000  # of the text or HTML body read for the new text
+_NESTING_RE = re.compile(rb"^content-type:[ \t]*(?:multipart|message)/", re.I | re.M)
 _AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Vacation")
 _OOO_SUBJECT_RE = re.compile(
     r"out of (the )?office|\bautomatic reply\b|\bauto[- ]?reply\b|\bauto[- ]?response\b|"
@@ -52,14 +63,19 @@ class ParsedMessage:
     bounce: BounceInfo | None = None
     dmarc_failed: bool = False
     problems: tuple[str, ...] = ()
+    unreadable: str = ""  # why only the headers were read (too large, too deeply nested...)
 
 
-def _header(msg: Message, name: str, problems: list[str]) -> str:
+def _header(msg: Message, name: str, problems: list[str], *, keep_end: bool = False) -> str:
     try:
         value = msg.get(name)
         if value is None:
             return ""
-        return str(make_header(decode_header(str(value)))).strip()
+        text = str(value)
+        if len(text) > MAX_HEADER_CHARS:
+            problems.append(f"header {name}: {len(text)} characters, cut to {MAX_HEADER_CHARS}")
+            text = text[-MAX_HEADER_CHARS:] if keep_end else text[:MAX_HEADER_CHARS]
+        return str(make_header(decode_header(text))).strip()
     except Exception as exc:
         problems.append(f"header {name}: {type(exc).__name__}")
         try:
@@ -76,6 +92,9 @@ def _decode(part: Message, problems: list[str]) -> str:
         return ""
     if not isinstance(payload, bytes):
         return ""
+    if len(payload) > MAX_TEXT_CHARS * 4:
+        problems.append(f"text part of {len(payload)} bytes: only its start was read")
+        payload = payload[: MAX_TEXT_CHARS * 4]
     charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset)
@@ -106,15 +125,40 @@ def body_text(msg: Message, problems: list[str]) -> str:
         elif ctype == "text/html" and html is None:
             html = _decode(part, problems)
     if plain is not None and (plain.strip() or html is None):
-        return plain
+        return plain[:MAX_TEXT_CHARS]
     if html is not None:
         try:
-            return html_to_text(html)
+            return html_to_text(html[:MAX_TEXT_CHARS])
         except Exception as exc:
             problems.append(f"html: {type(exc).__name__}")
     if plain is None and html is None:
         problems.append("no text body")
-    return plain or ""
+    return (plain or "")[:MAX_TEXT_CHARS]
+
+
+def _too_complex(raw: bytes) -> str:
+    """Why this message is not parsed beyond its headers, or ""."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return f"message of {len(raw):,} bytes is larger than {MAX_MESSAGE_BYTES:,}"
+    lines = raw.count(b"\n")
+    if lines > MAX_LINES:
+        return f"message of {lines:,} lines has more than {MAX_LINES:,}"
+    nested = len(_NESTING_RE.findall(raw))
+    if nested > MAX_NESTED_PARTS:
+        return f"message has {nested} multipart or message parts, more than {MAX_NESTED_PARTS}"
+    if _header_end(raw) > MAX_HEADER_BYTES:
+        return f"header section larger than {MAX_HEADER_BYTES:,} bytes"
+    return ""
+
+
+def _header_end(raw: bytes) -> int:
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return min(ends) if ends else len(raw)
+
+
+def _head(raw: bytes) -> bytes:
+    """The header section alone (at most MAX_HEADER_BYTES), ended by a blank line."""
+    return raw[: min(_header_end(raw), MAX_HEADER_BYTES)] + b"\n\n"
 
 
 def _addresses(values: list[str]) -> list[tuple[str, str]]:
@@ -167,20 +211,28 @@ def _dmarc_failed(msg: Message, trusted: str | None) -> bool:
 def parse_message(raw: bytes, *, trusted_authserv_id: str | None = None) -> ParsedMessage:
     """Classify and parse one incoming message. Never raises."""
     problems: list[str] = []
+    unreadable = _too_complex(raw)
     try:
-        msg = email.message_from_bytes(raw)
+        msg = email.message_from_bytes(_head(raw) if unreadable else raw)
     except Exception as exc:  # the stdlib parser is lenient; this is belt and braces
         problems.append(f"unparseable message: {type(exc).__name__}")
-        return ParsedMessage(kind=HUMAN, problems=tuple(problems))
+        return ParsedMessage(kind=HUMAN, problems=tuple(problems),
+                             unreadable=unreadable or "the message could not be parsed")
     problems += [type(d).__name__ for d in getattr(msg, "defects", [])][:5]
     try:
+        if unreadable:
+            problems.append(unreadable)
+            base = _basics(msg, trusted_authserv_id, problems)
+            return replace(base, problems=tuple(problems), unreadable=unreadable)
         return _parse(msg, trusted_authserv_id, problems)
-    except Exception as exc:
-        problems.append(f"parse failed: {type(exc).__name__}: {exc}")
-        return ParsedMessage(kind=HUMAN, problems=tuple(problems))
+    except Exception as exc:  # e.g. RecursionError, MemoryError in a library
+        problems.append(f"parse failed: {type(exc).__name__}: {str(exc)[:200]}")
+        return ParsedMessage(kind=HUMAN, problems=tuple(problems),
+                             unreadable=f"the message could not be parsed ({type(exc).__name__})")
 
 
-def _parse(msg: Message, trusted: str | None, problems: list[str]) -> ParsedMessage:
+def _basics(msg: Message, trusted: str | None, problems: list[str]) -> ParsedMessage:
+    """What the headers say: sender, recipients, subject, date, thread, DMARC."""
     subject = _header(msg, "Subject", problems)
     senders = _addresses([_header(msg, "From", problems)])
     if not senders:
@@ -196,10 +248,17 @@ def _parse(msg: Message, trusted: str | None, problems: list[str]) -> ParsedMess
         subject=subject,
         date=_date(_header(msg, "Date", problems), problems),
         thread_ids=_thread_ids(
-            _header(msg, "In-Reply-To", problems), _header(msg, "References", problems)
+            _header(msg, "In-Reply-To", problems),
+            _header(msg, "References", problems, keep_end=True),  # the newest ids are last
         ),
         dmarc_failed=_dmarc_failed(msg, trusted),
     )
+    return base
+
+
+def _parse(msg: Message, trusted: str | None, problems: list[str]) -> ParsedMessage:
+    base = _basics(msg, trusted, problems)
+    subject = base.subject
     try:
         verdict = inspect_report(msg)
     except Exception as exc:
