@@ -10,10 +10,13 @@ from __future__ import annotations
 import email
 import email.utils
 import re
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
+from email.headerregistry import AddressHeader
 from email.message import Message
+from email.policy import default as _modern_policy
 
 from mailflow.domain.bounces import BounceInfo, inspect_report
 from mailflow.domain.quotes import extract_new_text, html_to_text
@@ -161,6 +164,47 @@ def _head(raw: bytes) -> bytes:
     return raw[: min(_header_end(raw), MAX_HEADER_BYTES)] + b"\n\n"
 
 
+def _sender(msg: Message, problems: list[str]) -> tuple[str, str]:
+    """The one (name, address) of the From header, or ("", "") when that is not certain.
+
+    The raw header is parsed by the RFC 5322 parser *before* any encoded word is decoded,
+    so a display name such as ``=?utf-8?q?zoe=40lib.example?=`` stays a name. A header the
+    parser finds invalid (``zoe@lib.example <attacker@evil.example>``), one that names
+    several authors, or an address that only lower-casing turns into another one (the
+    Kelvin sign K -> k) is not trusted: the message then has no readable sender.
+    """
+    try:
+        # raw_items: msg.get would have turned raw 8-bit bytes into U+FFFD already
+        value = next((v for k, v in msg.raw_items() if k.lower() == "from"), None)
+        if value is None:
+            return "", ""
+        text = str(value)[:MAX_HEADER_CHARS]
+        with suppress(UnicodeError):  # raw UTF-8 (SMTPUTF8) arrives surrogate-escaped
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        header = _modern_policy.header_factory("From", text)
+        if not isinstance(header, AddressHeader):
+            return "", ""
+        invalid = [d for d in getattr(header, "defects", ())
+                   if type(d).__name__ == "InvalidHeaderDefect"]
+        addresses = header.addresses
+    except Exception as exc:
+        problems.append(f"header From: {type(exc).__name__}")
+        return "", ""
+    if invalid:
+        problems.append(f"From header is malformed: {invalid[0]}")
+        return "", ""
+    if len(addresses) != 1:
+        problems.append(f"From header names {len(addresses)} addresses, not one")
+        return "", ""
+    name, address = addresses[0].display_name, addresses[0].addr_spec
+    if "@" not in address or address.startswith("@") or address.endswith("@"):
+        return "", ""
+    if any(not ch.isascii() and ch.lower().isascii() for ch in address):
+        problems.append(f"From address {address!r} changes when lower-cased")
+        return "", ""
+    return name, address.lower()
+
+
 def _addresses(values: list[str]) -> list[tuple[str, str]]:
     return [(n, a.lower()) for n, a in email.utils.getaddresses(values) if "@" in a]
 
@@ -234,16 +278,16 @@ def parse_message(raw: bytes, *, trusted_authserv_id: str | None = None) -> Pars
 def _basics(msg: Message, trusted: str | None, problems: list[str]) -> ParsedMessage:
     """What the headers say: sender, recipients, subject, date, thread, DMARC."""
     subject = _header(msg, "Subject", problems)
-    senders = _addresses([_header(msg, "From", problems)])
-    if not senders:
+    from_name, from_address = _sender(msg, problems)
+    if not from_address:
         problems.append("no readable From address")
     rcpts = _addresses([_header(msg, "To", problems), _header(msg, "Cc", problems)])
     own_id = _MSGID_RE.search(_header(msg, "Message-ID", problems))
     base = ParsedMessage(
         kind=HUMAN,
         message_id=own_id.group(0) if own_id else "",
-        from_address=senders[0][1] if senders else "",
-        from_name=senders[0][0] if senders else "",
+        from_address=from_address,
+        from_name=from_name,
         to_addresses=tuple(dict.fromkeys(a for _, a in rcpts)),
         subject=subject,
         date=_date(_header(msg, "Date", problems), problems),
