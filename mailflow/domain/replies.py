@@ -181,6 +181,7 @@ def _sender(msg: Message, problems: list[str]) -> tuple[str, str]:
         text = str(value)[:MAX_HEADER_CHARS]
         with suppress(UnicodeError):  # raw UTF-8 (SMTPUTF8) arrives surrogate-escaped
             text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        text = re.sub(r"\r?\n(?=[ \t])", "", text).strip()  # unfold a folded header
         header = _modern_policy.header_factory("From", text)
         if not isinstance(header, AddressHeader):
             return "", ""

@@ -354,3 +354,15 @@ def test_dmarc_only_from_the_trusted_authserv(
 ) -> None:
     raw = _message("MET", Authentication_Results=results)
     assert parse_message(raw, trusted_authserv_id=trusted).dmarc_failed is failed
+
+
+def test_a_folded_from_with_an_encoded_name_is_read() -> None:
+    """Python's generator folds a long non-ASCII From onto a second line; found by the demo."""
+    raw = (b"From:\r\n =?utf-8?q?Siobh=C3=A1n_N=C3=AD?= Bhriain"
+           b" <sbhriain@cityu-library.example>\r\n"
+           b"To: mentoring@lib.example\r\nSubject: Re: Month 3\r\n"
+           b"Message-ID: <folded@client.example>\r\n\r\nMET yesterday\r\n")
+    parsed = parse_message(raw)
+    assert (parsed.from_name, parsed.from_address) == (
+        "Siobhán Ní Bhriain", "sbhriain@cityu-library.example")
+    assert parsed.kind == "human"
