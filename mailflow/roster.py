@@ -125,7 +125,7 @@ def _records(reader: Iterator[list[str]], filename: str, problems: list[str]) ->
 
 
 def _clean(value: str, column: str, problems: list[str]) -> str:
-    if any(ch in value for ch in "\r\n"):
+    if any(ch in value for ch in "\r\n\u2028\u2029"):
         problems.append(f"{column}: contains a line break; keep each value on one line")
         return ""
     if any(unicodedata.category(ch) == "Cc" for ch in value):
