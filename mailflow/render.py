@@ -158,6 +158,16 @@ class _Loader(BaseLoader):
         return source, str(path), uptodate
 
 
+class _StrictUndefined(StrictUndefined):
+    """StrictUndefined that also fails when shown inside a list or dict (by its repr),
+    so ``{{ [x]|map(attribute='__class__')|list }}`` or ``{{ [typo] }}`` is an error,
+    not the word ``Undefined`` in someone's email."""
+
+    def __repr__(self) -> str:
+        self._fail_with_undefined_error()
+        return "Undefined"  # not reached
+
+
 def _finalize(value: Any) -> Any:
     """An empty value (None) prints nothing rather than the word "None"."""
     return "" if value is None else value
@@ -187,7 +197,7 @@ class Renderer:
     def _environment(loader: BaseLoader, *, autoescape: bool) -> Environment:
         env = ImmutableSandboxedEnvironment(
             loader=loader,
-            undefined=StrictUndefined,
+            undefined=_StrictUndefined,
             autoescape=autoescape,
             finalize=_finalize,
             keep_trailing_newline=True,
