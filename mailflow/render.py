@@ -43,7 +43,7 @@ from markupsafe import Markup
 
 from mailflow.errors import TemplateError
 from mailflow.mime import build_message
-from mailflow.render_filters import FILTERS
+from mailflow.render_filters import FILTERS, escape_for_markdown
 
 __all__ = [
     "DEFAULT_TEMPLATE_DIR",
@@ -173,6 +173,13 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
+def _finalize_html(value: Any) -> Any:
+    """As `_finalize`; and a text value cannot form Markdown links, images or code."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return escape_for_markdown(value)
+    return _finalize(value)
+
+
 def _clean_subject(text: str) -> str:
     """One line, no control characters: a subject can never start a new header."""
     text = "".join(" " if unicodedata.category(ch) in _BREAKING else ch for ch in text)
@@ -199,7 +206,7 @@ class Renderer:
             loader=loader,
             undefined=_StrictUndefined,
             autoescape=autoescape,
-            finalize=_finalize,
+            finalize=_finalize_html if autoescape else _finalize,
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,

@@ -21,6 +21,20 @@ _MONTHS = (
 )
 
 
+# Markdown punctuation that can make links, images, code or emphasis out of a value.
+# In the HTML rendering these become character references, which Markdown passes
+# through untouched and a mail program shows as the characters themselves.
+_MARKDOWN_ACTIVE = str.maketrans({ch: f"&#{ord(ch)};" for ch in "[]()!`*_\\"})
+
+
+def escape_for_markdown(value: Any) -> Markup:
+    """A value for the Markdown that becomes HTML: HTML-escaped, and unable to form a
+    link, an image or other markup (``[x](https://evil)`` stays text)."""
+    if isinstance(value, Markup):
+        return value
+    return Markup(str(escape(value)).translate(_MARKDOWN_ACTIVE))
+
+
 def _as_date(value: Any) -> date | None:
     if value is None or value == "":
         return None
@@ -101,7 +115,7 @@ def quote(eval_ctx: EvalContext, value: Any) -> str:
     text = "" if value is None else str(value)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
     if eval_ctx.autoescape:
-        return Markup("\n".join(Markup("> ") + escape(line) for line in lines))
+        return Markup("\n".join(Markup("> ") + escape_for_markdown(line) for line in lines))
     return "\n".join(f"> {line}" for line in lines)
 
 
