@@ -53,12 +53,33 @@ def one_line(value: str) -> str:
     return " ".join(text.split())
 
 
+# The stdlib folds a quoted display name longer than a line without its quotes, so a
+# roster name like "Eve, victim@evil.example, <70 more characters>" became three
+# addresses in the To header. Names are cut to fit on one line, quotes and all.
+_MAX_QUOTED_NAME = 56
+
+
+def _fits_one_line(display: str) -> str:
+    def quoted(ch: str) -> int:
+        return 2 if ch in '"\\' else 1
+
+    if sum(map(quoted, display)) <= _MAX_QUOTED_NAME:
+        return display
+    kept, size = [], 1  # 1: the ellipsis
+    for ch in display:
+        size += quoted(ch)
+        if size > _MAX_QUOTED_NAME:
+            break
+        kept.append(ch)
+    return "".join(kept).rstrip() + "…"
+
+
 def _address(value: str, name: str | None = None) -> Address:
     """``"Name <a@b>"`` or ``"a@b"`` (with ``name``) -> Address; raises ValueError."""
     parsed_name, addr = parseaddr(one_line(value))
     if not addr or "@" not in addr:
         raise ValueError(f"not an email address: {value!r}")
-    display = one_line(name if name is not None else parsed_name)
+    display = _fits_one_line(one_line(name if name is not None else parsed_name))
     local, _, domain = addr.rpartition("@")
     return Address(display_name=display, username=local, domain=domain)
 
