@@ -259,7 +259,8 @@ def peak_rss_mb() -> float:
 def main() -> None:
     job, raw = sys.argv[1], sys.argv[2]
     result = JOBS[job](json.loads(raw))
-    result["cpu_s"] = sum(LAST_CPU)
+    if LAST_CPU:
+        result["cpu_s"] = sum(LAST_CPU)
     result["maxrss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
