@@ -453,3 +453,31 @@ def demo(directory: Path, pairs: int) -> None:
     click.echo(render(summary) + "\n\n" + guide(summary))
     if summary.problems:
         sys.exit(1)
+
+
+# --- purge ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--before", "before", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              metavar="YYYY-MM-DD", help="Purge the pairs whose term ended before this day.")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; change nothing.")
+@pass_ctx
+@user_errors
+def purge(ctx: Context, before: Any, dry_run: bool) -> None:
+    """Remove what people wrote (notes, HELP texts, subjects) once their term is over."""
+    from zoneinfo import ZoneInfo
+
+    from mailflow.purge import purge as run_purge
+
+    program = ctx.app.settings.program
+    today = ctx.clock.now().astimezone(ZoneInfo(program.timezone)).date()
+    with ctx.app.repository(readonly=dry_run) as repo:
+        report = run_purge(repo, before=before.date(), today=today, program_start=program.start,
+                           months=program.months, timezone=program.timezone, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{'dry run: ' if dry_run else ''}{verb} the texts of {report.events} event(s), "
+               f"{report.escalations} escalation(s), {report.outbox} outbox entr"
+               f"{'y' if report.outbox == 1 else 'ies'} and {report.messages} received "
+               f"message record(s) of {len(report.pairs)} pair(s) whose term ended before "
+               f"{report.before}" + (f": {', '.join(report.pairs)}" if report.pairs else ""))
