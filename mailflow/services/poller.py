@@ -61,13 +61,17 @@ class Poller:
                 last_uid = self._cursor(repo, uidvalidity)
                 uids = await box.uids_after(last_uid)
                 size = self.settings.imap.batch_size
+                inbound: Inbound | None = None  # one read of the store per pass, kept current
                 for start in range(0, len(uids), size):
                     chunk = uids[start:start + size]
                     fetched = await box.fetch(chunk)
                     if dry_run:
                         self._preview(fetched, report)
                         continue
-                    moves = self._handle_chunk(repo, now, fetched, report)
+                    if inbound is None:
+                        state = ProgramState.load(repo, self.program, now)
+                        inbound = Inbound(self.settings, repo, state, now)
+                    moves = self._handle_chunk(inbound, fetched, report)
                     for folder, moved in moves.items():
                         if moved:
                             await box.move(moved, folder)
@@ -89,10 +93,11 @@ class Poller:
             return 0
         return int(cursor.get("last_uid", 0))
 
-    def _handle_chunk(self, repo: Repository, now: datetime, fetched: list[tuple[int, bytes]],
+    def _handle_chunk(self, inbound: Inbound, fetched: list[tuple[int, bytes]],
                       report: PollReport) -> dict[str, list[int]]:
-        state = ProgramState.load(repo, self.program, now)
-        inbound = Inbound(self.settings, repo, state, now)
+        """Handle a chunk in one commit; the moves it calls for, made only after that."""
+        repo = inbound.repo
+        queued_before = len(inbound.queued)
         imap = self.settings.imap
         moves: dict[str, list[int]] = {imap.processed_folder: [], imap.quarantine_folder: []}
         with repo.transaction():
@@ -104,7 +109,7 @@ class Poller:
                 else:
                     moves[imap.quarantine_folder].append(uid)
                     report.quarantined.append((str(uid), handled.reason))
-        report.queued.extend(inbound.queued)
+        report.queued.extend(inbound.queued[queued_before:])
         return moves
 
     def _preview(self, fetched: list[tuple[int, bytes]], report: PollReport) -> None:
