@@ -144,24 +144,28 @@ def test_no_password_in_logs_outputs_exports_or_tracebacks(
             _assert_no_secret(str(path), path.read_bytes().decode("utf-8", "replace"), secrets)
 
 
-def test_a_crash_traceback_shows_no_password(tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fault injected: `mailflow run` with a store that is a folder (an unexpected error
-    deep in the service); the process dies with a traceback that holds no secret."""
+def test_a_crash_traceback_shows_no_password(tmp_path: Path) -> None:
+    """Fault injected: a store whose pair record has the wrong shape, so `mailflow send-due`
+    dies with a Python traceback (passwords in its environment); it holds no secret."""
     program = make_program(tmp_path / "p", start=START, rows=ROWS, smtp_port=1)
     _with_smtp_login(program)
     text = program.config.read_text().replace(
-        'security = "none"\n', f'security = "none"\nusername = "u"\npassword_env = '
-        f'"{IMAP_PASSWORD_ENV}"\n')
-    program.config.write_text(text + '\n[storage]\npath = "store-dir"\n')
-    (program.folder / "store-dir").mkdir()
+        '[imap]\nhost = "127.0.0.1"\nport = 1\n',
+        f'[imap]\nhost = "127.0.0.1"\nport = 1\nusername = "u"\npassword_env = '
+        f'"{IMAP_PASSWORD_ENV}"\n', 1)
+    program.config.write_text(text)
+    for path in program.folder.glob("mailflow.json*"):
+        path.unlink()
+    (program.folder / "mailflow.json").write_text(
+        '{"pairs": {"1": {"id": "A", "mentor": ["' + SMTP_PASSWORD + '?"]}}}')
     env = {**os.environ, SMTP_ENV: SMTP_PASSWORD, IMAP_PASSWORD_ENV: "imap-S3cret-zz"}
     done = subprocess.run([sys.executable, "-m", "mailflow", "-c", str(program.config),
-                           "--now", "2027-01-04T12:00", "run", "--until", "2027-01-04T13:00"],
+                           "--now", "2027-01-04T18:00", "send-due"],
                           capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode != 0
-    _assert_no_secret("the crash output", done.stdout + done.stderr,
-                      (SMTP_PASSWORD, "imap-S3cret-zz"))
+    assert "Traceback" in done.stderr, done.stderr[-2000:]
+    _assert_no_secret("the crash output", done.stdout + done.stderr.replace(
+        SMTP_PASSWORD + "?", ""), (SMTP_PASSWORD, "imap-S3cret-zz"))
 
 
 def test_store_files_are_0600_even_with_a_permissive_umask(tmp_path: Path) -> None:
