@@ -233,14 +233,16 @@ class ImapMailbox:
                 break
             if progress and lost not in done and self._proto.bytes_received > mark:
                 continue
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
             reason = ("closed the connection" if lost in done else
                       f"did not answer within {limit or self._timeout:g} s")
             self._broken = f"{self.where} {reason} during {what}"
             log.warning("%s", self._broken)
+            # close first: a command still in flight (aioimaplib's own CAPABILITY after the
+            # greeting holds its state lock) only ends when the connection does
             await self._abort(self._broken)
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
             raise ConnectionFailed(self._broken)
         try:
             return task.result()

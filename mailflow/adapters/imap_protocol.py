@@ -14,6 +14,7 @@ What is fixed (aioimaplib 2.0.x):
   when debug logging is off (slow for 20 MB messages) and ``send`` could log a
   password containing quotes; here nothing sent or received is logged.
 - bytes received are counted, so a transfer that is still moving is not timed out.
+- a lost connection ends the commands in flight (aioimaplib left them waiting forever).
 """
 
 from __future__ import annotations
@@ -70,6 +71,18 @@ class Protocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
         except _aio.IncompleteRead as incomplete:
             self.current_command = incomplete.cmd
             self.incomplete_line = incomplete.data
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """End every command in flight: aioimaplib leaves them waiting forever, and the
+        CAPABILITY it sends after the greeting holds ``state_condition`` meanwhile, so a
+        dropped or stalled connection at that moment hung anyone waiting on the state."""
+        pending = list(self.pending_async_commands.values())
+        if self.pending_sync_command is not None:
+            pending.append(self.pending_sync_command)
+        for command in pending:
+            command._exception = _aio.Abort("the connection was lost")
+            command.close(b"the connection was lost", "BYE")
+        super().connection_lost(exc)
 
     def send(self, line: str, scrub: str | None = None) -> None:
         self.transport.write(f"{line}\r\n".encode())
