@@ -38,7 +38,7 @@ from mailflow.services.state import ProgramState
 log = logging.getLogger("mailflow.dispatch")
 
 CHUNK = 250  # messages composed and marked as attempted per commit
-RECORD_EVERY = 25  # results per commit: a crash can resend at most this many, same Message-ID
+RECORD_EVERY = 1  # results per commit: a crash resends at most this many (same Message-ID)
 MAX_BACKOFF = timedelta(hours=6)
 DIGESTS_AFTER_END = timedelta(days=14)
 

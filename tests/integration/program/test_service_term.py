@@ -126,7 +126,8 @@ def test_run_survives_two_sigkills_and_delivers_and_processes_everything_once(
     # a kill between the server's acceptance and the store's write may resend a message,
     # always under its own Message-ID; anything else is a double send
     resent = {mid: n for mid, n in ids.items() if n > 1}
-    assert sum(n - 1 for n in resent.values()) <= 2 * 25, resent
+    # each result is recorded as it comes: a kill can only catch the few in flight
+    assert sum(n - 1 for n in resent.values()) <= 2 * 4, resent
 
     # every reply processed exactly once
     exported = subprocess.run(
