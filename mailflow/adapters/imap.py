@@ -236,7 +236,7 @@ class ImapMailbox:
             reason = ("closed the connection" if lost in done else
                       f"did not answer within {limit or self._timeout:g} s")
             self._broken = f"{self.where} {reason} during {what}"
-            log.warning("%s", self._broken)
+            log.debug("%s", self._broken)
             # close first: a command still in flight (aioimaplib's own CAPABILITY after the
             # greeting holds its state lock) only ends when the connection does
             await self._abort(self._broken)

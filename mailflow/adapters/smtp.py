@@ -305,7 +305,7 @@ class SmtpSender:
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             smtp.close()
             failure = ConnectionFailed(self._explain(exc))
-            log.error("smtp conn=%s connect failed: %s", conn_id, failure)
+            log.debug("smtp conn=%s connect failed: %s", conn_id, failure)
             raise failure from None
         log.info("smtp conn=%s connected", conn_id)
         return smtp

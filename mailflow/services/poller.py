@@ -79,7 +79,7 @@ class Poller:
                                   uidvalidity=uidvalidity, last_uid=max(chunk))
         except (ConnectionFailed, MailboxError) as exc:
             report.connection_error = str(exc)
-            log.error("poll failed: %s", exc)
+            log.debug("poll failed: %s", exc)
         return report
 
     def _cursor(self, repo: Repository, uidvalidity: int) -> int:

@@ -37,6 +37,7 @@ class Service:
         self._locks = {name: asyncio.Lock() for name in ("send", "digest", "poll")}
         self._store = asyncio.Lock()  # one pass at a time holds the store
         self._idle_task: asyncio.Task[None] | None = None
+        self._failed_passes: dict[str, int] = {}  # an outage is logged once, its end once
 
     # --- jobs -----------------------------------------------------------------------
 
@@ -47,13 +48,26 @@ class Service:
         async with lock, self._store:
             try:
                 summary = await run()
-                log.info("%s pass done: %s", name, summary)
             except MailflowError as exc:
-                log.error("%s pass failed: %s (will try again at the next run)", name, exc)
+                self._failed(name, str(exc))
             except Exception:
                 log.exception("%s pass crashed (will try again at the next run)", name)
+            else:
+                failed = self._failed_passes.pop(name, 0)
+                if failed:
+                    log.info("%s recovered after %d failed passes", name, failed)
+                log.info("%s pass done: %s", name, summary)
         if self.until is not None and self.app.clock.now() >= self.until:
             self.stopping.set()
+
+    def _failed(self, name: str, error: str) -> None:
+        count = self._failed_passes.get(name, 0) + 1
+        self._failed_passes[name] = count
+        if count == 1:
+            log.error("%s pass failed: %s (trying again at each run; logged again when it "
+                      "recovers)", name, error)
+        else:
+            log.debug("%s pass failed again (%d): %s", name, count, error)
 
     async def send(self) -> None:
         async def run() -> str:
