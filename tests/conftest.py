@@ -6,11 +6,17 @@ Under CI (CI=true) a missing corpus or server is a failure, not a skip.
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+_INTEGRATION = str(REPO / "tests" / "integration")  # dovecot.py, smtp_server.py live there
+if _INTEGRATION not in sys.path:
+    sys.path.insert(0, _INTEGRATION)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -27,3 +33,27 @@ def corpora_dir() -> Path:
     if not path.is_dir():
         skip_or_fail(f"corpora not found at {path} (set MAILFLOW_CORPORA)")
     return path
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Any]:
+    """One throwaway Dovecot for the whole session (see tests/integration/dovecot.py)."""
+    from dovecot import DovecotError, dovecot_available, running_dovecot
+
+    missing = dovecot_available()
+    if missing:
+        skip_or_fail(f"Dovecot is needed for the IMAP tests: {missing}")
+    try:
+        with running_dovecot() as server:
+            yield server
+    except DovecotError as exc:
+        pytest.fail(f"could not start the test Dovecot: {exc}")
+
+
+@pytest.fixture
+def imap_account(dovecot: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fresh user on the session's Dovecot: an ``ImapAccount`` from dovecot.py."""
+    from dovecot import ImapAccount
+
+    username, password = dovecot.add_user()
+    return ImapAccount(dovecot, username, password, monkeypatch.setenv)

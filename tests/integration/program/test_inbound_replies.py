@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from conftest import IMAP_PASSWORD_ENV, ImapAccount
+from dovecot import IMAP_PASSWORD_ENV, ImapAccount
 from programs import Program, imap_toml, make_program
 from smtp_server import RecordingSmtpServer
 

@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import IMAP_PASSWORD_ENV, ImapAccount
+from dovecot import IMAP_PASSWORD_ENV, ImapAccount
 from programs import imap_toml, make_program
 from smtp_server import RecordingSmtpServer
 from test_inbound_replies import reply_to
