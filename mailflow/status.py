@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from mailflow.config import Settings
-from mailflow.domain.history import PairHistory, build_history
-from mailflow.domain.model import Escalation, Event, PairState, Program
+from mailflow.domain.history import PairHistory
+from mailflow.domain.model import PairState, Program
 from mailflow.domain.schedule import term_end
 from mailflow.repository import PairRecord, Repository
+from mailflow.services.state import ProgramState
 
 
 def pair_state(rec: PairRecord, history: PairHistory, program: Program, today: date) -> PairState:
@@ -28,38 +28,18 @@ def pair_state(rec: PairRecord, history: PairHistory, program: Program, today: d
     return PairState.ACTIVE
 
 
-def histories(repo: Repository, program: Program) -> dict[str, PairHistory]:
-    """Every pair's history, built from the stored events and escalations in one pass."""
-    events: dict[str, list[Event]] = defaultdict(list)
-    for event in repo.events():
-        events[event.pair_id].append(event)
-    escalations: dict[str, list[Escalation]] = defaultdict(list)
-    for esc in repo.escalations():
-        escalations[esc.pair_id].append(esc)
-    result = {}
-    for pair_id, rec in repo.pairs().items():
-        ended_at = rec.state_since.date() if rec.state == PairState.ENDED and rec.state_since \
-            else None
-        result[pair_id] = build_history(
-            events[pair_id], timezone=program.timezone, escalations=escalations[pair_id],
-            state=rec.state if rec.state != PairState.ACTIVE else None, ended_at=ended_at,
-        )
-    return result
-
-
 def quiet_days(rec: PairRecord, history: PairHistory, program: Program, today: date) -> int:
     anchor = max([rec.pair.start_date(program), *history.met_dates])
     return max(0, (today - anchor).days)
 
 
 def program_status(settings: Settings, repo: Repository, now: datetime) -> dict[str, Any]:
-    program = settings.program_model()
-    today = now.astimezone(ZoneInfo(program.timezone)).date()
-    hist = histories(repo, program)
-    open_by_pair = Counter(e.pair_id for e in repo.escalations() if e.resolved_at is None)
+    state = ProgramState.load(repo, settings.program_model(), now)
+    program, today = state.program, state.today
+    open_by_pair = Counter(e.pair_id for e in state.open_escalations())
     rows = []
-    for pair_id, rec in sorted(repo.pairs().items()):
-        h = hist[pair_id]
+    for pair_id, rec in sorted(state.pairs.items()):
+        h = state.histories[pair_id]
         rows.append({
             "pair_id": pair_id,
             "state": str(pair_state(rec, h, program, today)),
@@ -67,13 +47,13 @@ def program_status(settings: Settings, repo: Repository, now: datetime) -> dict[
             "quiet_days": quiet_days(rec, h, program, today),
             "open_escalations": open_by_pair[pair_id],
         })
-    outbox = Counter(str(e.status) for e in repo.outbox())
+    outbox = Counter(str(e.status) for e in state.outbox)
     counts = {
         "pairs": len(rows),
-        **{f"pairs_{state}": n for state, n in Counter(r["state"] for r in rows).items()},
+        **{f"pairs_{s}": n for s, n in Counter(r["state"] for r in rows).items()},
         "open_escalations": sum(open_by_pair.values()),
         **{f"outbox_{status}": n for status, n in sorted(outbox.items())},
-        "events": len(repo.events()),
+        "events": sum(len(events) for events in state.events_by_pair.values()),
     }
     health = repo.meta("health")
     return {
