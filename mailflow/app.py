@@ -102,13 +102,14 @@ class App:
                     repo.put_outbox(alert)
         return alerts
 
-    async def _send_quietly(self, repo: Repository, now: datetime,
-                            entries: list[OutboxEntry], report: SendReport | None = None) -> None:
+    async def _send_quietly(self, repo: Repository, now: datetime, entries: list[OutboxEntry],
+                            report: SendReport | None = None,
+                            state: ProgramState | None = None) -> None:
         """Send reply-triggered mail and alerts now; what cannot go stays queued."""
         if not entries:
             return
         report = report or SendReport()
-        state = ProgramState.load(repo, self.settings.program_model(), now)
+        state = state or ProgramState.load(repo, self.settings.program_model(), now)
         try:
             await self.dispatcher().send_entries(repo, state, entries, now, report)
         except ConnectionFailed as exc:
@@ -126,7 +127,7 @@ class App:
                 repo, now, dry_run=dry_run)
             if not dry_run:
                 alerts = self._health(repo, "poll", now, report.connection_error)
-                await self._send_quietly(repo, now, report.queued + alerts, sent)
+                await self._send_quietly(repo, now, report.queued + alerts, sent, report.state)
         return report, sent
 
     def import_roster(self, path: Path) -> ImportReport:

@@ -35,6 +35,7 @@ class PollReport:
     queued: list[OutboxEntry] = field(default_factory=list)
     would_handle: list[tuple[str, str, str]] = field(default_factory=list)  # dry run
     connection_error: str = ""
+    state: ProgramState | None = None  # the pass's view of the store, kept current
 
     @property
     def handled(self) -> int:
@@ -69,8 +70,8 @@ class Poller:
                         self._preview(fetched, report)
                         continue
                     if inbound is None:
-                        state = ProgramState.load(repo, self.program, now)
-                        inbound = Inbound(self.settings, repo, state, now)
+                        report.state = ProgramState.load(repo, self.program, now)
+                        inbound = Inbound(self.settings, repo, report.state, now)
                     moves = self._handle_chunk(inbound, fetched, report)
                     for folder, moved in moves.items():
                         if moved:
