@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,8 +50,6 @@ def render_forecast(rows: list[dict[str, Any]], timezone: str, days: int) -> str
     if not rows:
         return f"nothing is due in the next {days} days"
     zone = ZoneInfo(timezone)
-    from datetime import datetime
-
     header = ("WHEN (" + timezone + ")", "KIND", "TO", "PAIR", "STATUS")
     table = [header]
     for r in rows:

@@ -124,7 +124,7 @@ class Inbound:
     def _event(self, pair_id: str, person: str, role: str, kind: EventType, msg_id: str,
                text: str = "", day: date | None = None) -> Event:
         event = Event(self.now, pair_id, person.lower(), role, kind, day, text, msg_id)
-        index = sum(1 for _ in self.state.events_by_pair.get(pair_id, ()))
+        index = len(self.state.events_by_pair.get(pair_id, ()))
         self.repo.add_event(f"{msg_id}#{kind}#{index}", event)
         self.state.events_by_pair.setdefault(pair_id, []).append(event)
         return event
