@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cmarkgfm
 import css_inline
-import markdown
+from cmarkgfm.cmark import Options
 from jinja2 import (
     BaseLoader,
     Environment,
@@ -65,7 +66,11 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     "liaison_welcome", "alert",
 )
 _ROLE_SPECIFIC = {"intro", "closing"}
-_MARKDOWN_EXTENSIONS = ["tables", "sane_lists", "nl2br"]
+# CommonMark plus GitHub's tables, rendered by cmark-gfm (C). Templates and topic
+# bodies are coordinators' own (trusted) Markdown, so their HTML is kept (UNSAFE);
+# roster values reach it HTML-escaped. A single line break is a line break.
+_MARKDOWN_EXTENSIONS = ["table"]
+_MARKDOWN_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_HARDBREAKS
 _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _BREAKING = {"Cc", "Zl", "Zp"}  # control characters, line and paragraph separators
 
@@ -197,8 +202,6 @@ class Renderer:
         self._text_env = self._environment(loader, autoescape=False)
         self._html_env = self._environment(loader, autoescape=True)
         self._inliner = css_inline.CSSInliner(load_remote_stylesheets=False)
-        # one converter, reset before each use: building one loads every extension
-        self._markdown = markdown.Markdown(extensions=_MARKDOWN_EXTENSIONS)
 
     @staticmethod
     def _environment(loader: BaseLoader, *, autoescape: bool) -> Environment:
@@ -234,7 +237,7 @@ class Renderer:
         text = self._run(self._text_env, f"{file}#body", {**ctx, "for_html": False})
         text = _BLANK_RUNS.sub("\n\n", text).strip()
         body_md = self._run(self._html_env, f"{file}#body", {**html_ctx, "for_html": True})
-        body_html = self._markdown.reset().convert(body_md)
+        body_html = markdown_to_html(body_md)
         page = self._run(
             self._html_env,
             LAYOUT,
@@ -298,6 +301,12 @@ class Renderer:
             if frame.filename.startswith(self._prefix) and frame.lineno:
                 found = f"{self.display(frame.filename)}:{frame.lineno}"
         return found
+
+
+def markdown_to_html(source: str) -> str:
+    """CommonMark with tables; line breaks kept; raw HTML in the source passes through."""
+    return str(cmarkgfm.markdown_to_html_with_extensions(
+        source, options=_MARKDOWN_OPTIONS, extensions=_MARKDOWN_EXTENSIONS))
 
 
 def _trust_coordinator_markdown(ctx: dict[str, Any]) -> dict[str, Any]:
