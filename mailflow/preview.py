@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from email.message import EmailMessage
 
 from mailflow.app import App
 from mailflow.domain.keys import message_id, outbox_key
 from mailflow.domain.model import Kind, OutboxEntry, Role
 from mailflow.errors import TemplateError, UnknownPairError
-from mailflow.mime import build_message
+from mailflow.mime import OutgoingMessage, build_message
 from mailflow.render import RenderedEmail, template_names
 from mailflow.render_context import sample_contexts
 from mailflow.services import context
@@ -22,7 +21,7 @@ _KIND_OF = {"intro_mentor": (Kind.INTRO, Role.MENTOR), "intro_mentee": (Kind.INT
             "feedback": (Kind.FEEDBACK, Role.MENTEE)}
 
 
-def preview(app: App, name: str, pair_id: str | None) -> tuple[RenderedEmail, EmailMessage]:
+def preview(app: App, name: str, pair_id: str | None) -> tuple[RenderedEmail, OutgoingMessage]:
     if name not in template_names():
         raise TemplateError(f"no template {name!r}; templates: {', '.join(template_names())}")
     renderer = app.renderer()

@@ -24,17 +24,17 @@ import logging
 import socket
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
-from email.message import EmailMessage
 from types import TracebackType
 from typing import Self
 
 import aiosmtplib
 from aiosmtplib.email import extract_sender
 
-from mailflow.adapters.smtp_batch import Item, K, TokenBucket, _Batch
+from mailflow.adapters.smtp_batch import Item, K, Message, TokenBucket, _Batch
 from mailflow.adapters.smtp_serialize import serialize
 from mailflow.config import SmtpSettings
 from mailflow.errors import ConnectionFailed, DeliveryError
+from mailflow.mime import OutgoingMessage
 
 log = logging.getLogger("mailflow.smtp")
 _ids = itertools.count(1)
@@ -65,12 +65,13 @@ class _Connection:
         self.messages = 0
         self.smtp = await self.owner._open(self.id)
 
-    async def transact(self, sender: str, recipients: Sequence[str], message: EmailMessage) -> None:
+    async def transact(self, sender: str, recipients: Sequence[str], message: Message) -> None:
         """One MAIL/RCPT/DATA transaction; raises aiosmtplib errors or DeliveryError."""
         smtp = self.smtp
         if smtp is None:
             raise aiosmtplib.SMTPServerDisconnected("not connected")
-        utf8 = not _is_ascii(sender, *recipients)
+        utf8 = not _is_ascii(sender, *recipients) or (
+            isinstance(message, OutgoingMessage) and message.utf8)
         if utf8 and not smtp.supports_extension("smtputf8"):
             raise DeliveryError(
                 "an address is not ASCII and the server does not offer SMTPUTF8",
@@ -103,7 +104,7 @@ class _Connection:
         for recipient, refusal in refused.items():
             log.warning(
                 "smtp conn=%s message_id=%s recipient %s refused: %s %s",
-                self.id, message.get("Message-ID"), recipient, refusal.code, refusal.message,
+                self.id, _message_id(message), recipient, refusal.code, refusal.message,
             )
 
     async def reset(self) -> None:
@@ -129,6 +130,12 @@ class _Connection:
         finally:
             smtp.close()
         log.info("smtp conn=%s closed after %s messages", self.id, self.messages)
+
+
+def _message_id(message: Message) -> str | None:
+    if isinstance(message, OutgoingMessage):
+        return message.message_id
+    return message.get("Message-ID")
 
 
 def _refusal(code: int, text: str, what: str) -> DeliveryError:
@@ -183,7 +190,7 @@ class SmtpSender:
 
     # --- one message ---------------------------------------------------------
 
-    async def send(self, message: EmailMessage, recipients: Sequence[str]) -> None:
+    async def send(self, message: Message, recipients: Sequence[str]) -> None:
         """Hand one message to the server; raise DeliveryError or ConnectionFailed."""
         async with self._slots:
             conn = self._checkout()
@@ -225,17 +232,18 @@ class SmtpSender:
             conn.busy = False
         self._idle.append(conn)
 
-    def _sender_for(self, message: EmailMessage) -> str:
-        sender = self._envelope_from or extract_sender(message)
+    def _sender_for(self, message: Message) -> str:
+        sender = self._envelope_from or (
+            message.sender if isinstance(message, OutgoingMessage) else extract_sender(message))
         if not sender:
             raise DeliveryError("the message has no From header", temporary=False)
         return sender
 
     async def _deliver(
-        self, conn: _Connection, message: EmailMessage, recipients: Sequence[str]
+        self, conn: _Connection, message: Message, recipients: Sequence[str]
     ) -> DeliveryError | None:
         """Run one transaction on an open connection; the error, or None when sent."""
-        message_id = message.get("Message-ID")
+        message_id = _message_id(message)
         try:
             sender = self._sender_for(message)
             if not recipients:

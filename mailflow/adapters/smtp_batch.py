@@ -9,12 +9,14 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from mailflow.errors import ConnectionFailed, DeliveryError
+from mailflow.mime import OutgoingMessage
 
 if TYPE_CHECKING:
     from mailflow.adapters.smtp import SmtpSender, _Connection
 
 K = TypeVar("K")
-Item = tuple[K, EmailMessage, Sequence[str]]
+Message = EmailMessage | OutgoingMessage  # what mailflow composes, or any stdlib message
+Item = tuple[K, Message, Sequence[str]]
 
 
 class TokenBucket:

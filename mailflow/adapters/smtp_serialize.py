@@ -14,6 +14,8 @@ import secrets
 import sys
 from email.message import EmailMessage
 
+from mailflow.mime import OutgoingMessage
+
 
 class _FastFoldPolicy(email.policy.EmailPolicy):
     """The SMTP policy, minus the cost of refolding headers that need no folding.
@@ -48,13 +50,18 @@ _POLICIES = {
     (False, False): _SMTP.clone(cte_type="7bit"),
     (True, False): _SMTPUTF8.clone(cte_type="7bit"),
 }
-def serialize(message: EmailMessage, *, utf8: bool = False, eight_bit: bool = True) -> bytes:
+def serialize(message: EmailMessage | OutgoingMessage, *, utf8: bool = False,
+              eight_bit: bool = True) -> bytes:
     """The message as SMTP DATA bytes (CRLF line endings, no Bcc header).
+
+    An `OutgoingMessage` is already those bytes (7bit bodies, no Bcc).
 
     Like the standard generator, this sets a boundary on multipart parts that
     have none; a random 128-bit one, which spares the generator compiling a
     regular expression per message to check that its guess is not in the text.
     """
+    if isinstance(message, OutgoingMessage):
+        return message.data
     if message.is_multipart():
         _set_boundaries(message)
     if "Bcc" in message or "Resent-Bcc" in message:

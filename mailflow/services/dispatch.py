@@ -14,7 +14,6 @@ from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
 from mailflow.adapters.smtp import SmtpSender
 from mailflow.config import Settings
@@ -29,7 +28,7 @@ from mailflow.domain.model import (
     OutboxStatus,
 )
 from mailflow.errors import ConnectionFailed, DeliveryError, TemplateError
-from mailflow.mime import build_message
+from mailflow.mime import OutgoingMessage, build_message
 from mailflow.render import Renderer
 from mailflow.repository import Repository
 from mailflow.services import context
@@ -147,7 +146,7 @@ class Dispatcher:
         latest = {e.key: e for e in ready}  # state.outbox may hold an older copy of a key
         return sorted(latest.values(), key=lambda e: (e.due_at, e.key))
 
-    def compose(self, entry: OutboxEntry, state: ProgramState, now: datetime) -> EmailMessage:
+    def compose(self, entry: OutboxEntry, state: ProgramState, now: datetime) -> OutgoingMessage:
         addressed = context.build(entry, state)
         rendered = self.renderer.render(addressed.template, addressed.context)
         parent = entry.context.get("in_reply_to") or None
@@ -189,8 +188,10 @@ class Dispatcher:
                 finally:
                     self._record_results(repo, state, results, now, report)
 
-    def _compose_chunk(self, repo: Repository, state: ProgramState, entries: list[OutboxEntry],
-                       now: datetime, report: SendReport) -> list[tuple[OutboxEntry, EmailMessage]]:
+    def _compose_chunk(
+        self, repo: Repository, state: ProgramState, entries: list[OutboxEntry], now: datetime,
+        report: SendReport,
+    ) -> list[tuple[OutboxEntry, OutgoingMessage]]:
         chunk = []
         for entry in entries:
             try:
