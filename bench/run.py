@@ -61,10 +61,23 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+FIGURES = ("send", "poll", "plan", "store", "memory")
+
+
 def run_size(pairs: int, work: Path, servers: Servers, *, references: bool,
-             profile: Path | None, quick: bool = False) -> SizeResult:
-    """Every figure's measurements at one size; `references` adds the same-run references."""
+             profile: Path | None, quick: bool = False,
+             only: frozenset[str] = frozenset(FIGURES)) -> SizeResult:
+    """Every figure's measurements at one size; `references` adds the same-run references.
+
+    `only` limits the work to some figures (see FIGURES). The send job always runs when
+    poll is wanted: the replies are threaded to the intros it sends.
+    """
     result = SizeResult(pairs)
+    everything = "memory" in only  # the memory figure needs send, poll and plan
+    want_send = everything or "send" in only
+    want_poll = everything or "poll" in only
+    want_plan = everything or "plan" in only
+    want_store = "store" in only
     dovecot = servers.dovecot
     user, password = dovecot.add_user()
     env = dict(os.environ, **{progs.PASSWORD_ENV: password})
@@ -73,6 +86,9 @@ def run_size(pairs: int, work: Path, servers: Servers, *, references: bool,
     imap = progs.Imap(dovecot.imaps_port, user, str(dovecot.ca_file))
     tag = str(pairs)
 
+    if not (want_send or want_poll):
+        return _history(result, pairs, work, env, tag, references=references and want_plan,
+                        plan=want_plan, store=want_store, quick=quick)
     log(f"{pairs} pairs: importing the roster")
     config = progs.make_program(work / f"send-{pairs}", pairs, start=START,
                                 smtp_port=servers.smtp_port, imap=imap)
@@ -81,7 +97,7 @@ def run_size(pairs: int, work: Path, servers: Servers, *, references: bool,
     result.jobs["send"] = child("send", env, config=str(config), now=first_day.isoformat(),
                                 tag=tag)
     count = result.jobs["send"]["count"]
-    if references:
+    if references and want_send:
         log(f"{pairs} pairs: reference send of {count} messages")
         result.jobs["send_ref"] = child("send_ref", env, port=servers.smtp_port, count=count,
                                         tag=tag)
@@ -98,6 +114,9 @@ def run_size(pairs: int, work: Path, servers: Servers, *, references: bool,
     appended = multiappend(dovecot.host, dovecot.imap_port, user, password,
                            replies(rows, intros, first_day))
     result.extra["append_s"] = time.perf_counter() - started
+    if not want_poll:
+        return _history(result, pairs, work, env, tag, references=references and want_plan,
+                        plan=want_plan, store=want_store, quick=quick)
     imap_args = {"port": dovecot.imaps_port, "user": user, "ca_file": str(dovecot.ca_file),
                  "password_env": progs.PASSWORD_ENV, "tag": tag}
     if references:
@@ -107,7 +126,15 @@ def run_size(pairs: int, work: Path, servers: Servers, *, references: bool,
     log(f"{pairs} pairs: poll")
     result.jobs["poll"] = child("poll", env, config=str(config), expect=appended, tag=tag,
                                 now=progs.at_nine(START + timedelta(days=2)).isoformat())
+    return _history(result, pairs, work, env, tag, references=references and want_plan,
+                    plan=want_plan, store=want_store, quick=quick)
 
+
+def _history(result: SizeResult, pairs: int, work: Path, env: dict[str, str], tag: str, *,
+             references: bool, plan: bool, store: bool, quick: bool) -> SizeResult:
+    """The plan and store figures, on a second program with a year of history."""
+    if not (plan or store):
+        return result
     log(f"{pairs} pairs: a year of history for the planner")
     started = time.perf_counter()
     history_start = START - timedelta(days=365)
@@ -116,11 +143,14 @@ def run_size(pairs: int, work: Path, servers: Servers, *, references: bool,
     moment = progs.add_history(hconfig, history_start, HISTORY_MONTHS)
     result.extra["history_s"] = time.perf_counter() - started
     store_path = hconfig.parent / "mailflow.json"
-    log(f"{pairs} pairs: planner pass")
-    result.jobs["plan"] = child("plan", env, config=str(hconfig), now=moment.isoformat(),
-                                tag=tag)
-    if references:
-        result.jobs["plan_ref"] = child("plan_ref", env, store=str(store_path), tag=tag)
+    if plan:
+        log(f"{pairs} pairs: planner pass")
+        result.jobs["plan"] = child("plan", env, config=str(hconfig), now=moment.isoformat(),
+                                    tag=tag)
+        if references:
+            result.jobs["plan_ref"] = child("plan_ref", env, store=str(store_path), tag=tag)
+    if not store:
+        return result
     log(f"{pairs} pairs: store passes")
     result.jobs["store"] = child("store", env, store=str(store_path), passes=4 if quick else 20,
                                  per_pass=50 if quick else 500, tag=tag)
