@@ -25,10 +25,12 @@ _DELIM_RE = re.compile(r"^\s*(?:[-_=*#~+—–•·](?:\s?[-_=*#~+—–•·])+
 _DATE_ADDR_COLON_RE = re.compile(r"\d{1,2}:\d{2}.*<[^<>@\s]+@[^<>\s]+>\s*:\s*$")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 
-# Mobile and client signatures ("Sent from my iPhone" and friends), whole line.
-_SIG_RES = [
-    re.compile(p, re.IGNORECASE)
-    for p in (
+# Mobile and client signatures ("Sent from my iPhone" and friends), whole line. One
+# alternation matched once, not nine patterns tried one by one: the same lines match.
+_SIG_RE = re.compile(
+    "|".join(
+        f"(?:{p})"
+        for p in (
         r"^[(<\[]*\s*(sent|envoyé|enviado|inviato|verzonden|gesendet|sendt|skickat|"
         r"wysłane|отправлено|надіслано)\s+(from|via|with|by|using|on|depuis|de|desde|do|da|"
         r"met|vanaf|von|fra|från|z|с|з)\b.{0,100}$",
@@ -40,21 +42,42 @@ _SIG_RES = [
         r"^(從我的|从我的|发自我的|來自我的).{1,40}$",
         r"^get\s+(\[?outlook|the\s+\S+\s+app)\b.{0,80}$",
         r"^verzonden\s+(met|vanaf|van)\s+.{1,60}$",
-    )
-]
+        )
+    ),
+    re.IGNORECASE,
+)
 
 # "On <date>, <someone> wrote:" closers in many languages.
-_WROTE = (
-    r"(wrote|writes|a\s+écrit|schrieb|escribió|escreveu|geschreven|"
-    r"schreef|ha\s+scritto|skrev|napisał\(a\)|napisał|napisała|написал\(а\)|написал|написала|пише|"
-    r"написав|写道|寫道|kirjoitti|napsal|írta|yazdı|έγραψε)"
+_WROTE_WORDS = (
+    "wrote", "writes", "a écrit", "schrieb", "escribió", "escreveu", "geschreven", "schreef",
+    "ha scritto", "skrev", "napisał(a)", "napisał", "napisała", "написал(а)", "написал",
+    "написала", "пише", "написав", "写道", "寫道", "kirjoitti", "napsal", "írta", "yazdı",
+    "έγραψε",
 )
+_WROTE = "(" + "|".join(r"\s+".join(map(re.escape, w.split())) for w in _WROTE_WORDS) + ")"
 _WROTE_END_RE = re.compile(
     _WROTE + r"(\s*[:：]?\s*(-{2,})?|\s[^:]{1,120}:)\s*$|^\s*>:\s*$"
     # German, Scandinavian: "<name> schrieb am <date> um 11:53 Uhr:", "skrev <name> <addr>:"
     r"|\b(schrieb|skrev|schreef)\b.{0,160}(@\S*|\buhr):\s*$",
     re.IGNORECASE,
 )
+# Every match of _WROTE_END_RE ends its line (before trailing white space) with ":",
+# "：", "-" or the last word of a closer. The line's end, reversed, is checked against
+# those words first (one anchored match instead of a search from every position); the
+# full pattern runs only on the few lines that pass.
+_WROTE_TAIL_REVERSED_RE = re.compile(
+    "|".join(re.escape(w.split()[-1][::-1]) for w in _WROTE_WORDS), re.IGNORECASE
+)
+
+
+def _wrote_end(line: str) -> bool:
+    """Does a "wrote:" closer end this line? (`_WROTE_END_RE.search`, pre-filtered.)"""
+    end = line.rstrip()
+    if not (end.endswith((":", "：", "-")) or _WROTE_TAIL_REVERSED_RE.match(end[::-1])):
+        return False
+    return _WROTE_END_RE.search(line) is not None
+
+
 _DATE_FIRST_RE = re.compile(r"^\s*\d")
 _HAS_DATE_OR_ADDR_RE = re.compile(r"\d|@|\bmailto:", re.IGNORECASE)
 _GMAIL_DATE_RE = re.compile(
@@ -83,7 +106,7 @@ _HEADER_RE = re.compile(
 
 def _is_sig(line: str) -> bool:
     s = line.strip()
-    return len(s) <= 120 and any(r.match(s) for r in _SIG_RES)
+    return len(s) <= 120 and _SIG_RE.match(s) is not None
 
 
 _OPENER_RE = re.compile(
@@ -93,6 +116,11 @@ _OPENER_RE = re.compile(
 
 def _single_marker(line: str) -> bool:
     return bool(_ORIGINAL_RE.match(line) or _GMAIL_DATE_RE.match(line))
+
+
+def _colon_end(line: str) -> bool:
+    """A cheap test that `_DATE_ADDR_COLON_RE` needs: the line ends with ":"."""
+    return line.rstrip().endswith(":")
 
 
 def _quote_follows(lines: Sequence[str], j: int) -> bool:
@@ -109,17 +137,18 @@ def _markers(lines: Sequence[str]) -> dict[int, int]:
     """
     found: dict[int, int] = {}
     for j, line in enumerate(lines):
-        if _single_marker(line) or (_DATE_ADDR_COLON_RE.search(line) and _quote_follows(lines, j)):
+        if _single_marker(line) or (_colon_end(line) and _DATE_ADDR_COLON_RE.search(line)
+                                    and _quote_follows(lines, j)):
             found[j] = 1
             continue
         if len(line) > 300:
             continue
-        if not _WROTE_END_RE.search(line):
+        if not _wrote_end(line):
             # The closer itself may wrap: "... schrieb am Fr., 28.\nApr. 2017 um 11:53 Uhr:"
             pair = f"{lines[j - 1]} {line}" if j and 0 < len(line.strip()) < 40 else ""
-            if not (_WROTE_END_RE.search(pair) and _HAS_DATE_OR_ADDR_RE.search(pair)):
+            if not (pair and _wrote_end(pair) and _HAS_DATE_OR_ADDR_RE.search(pair)):
                 continue
-            if _QUOTE_RE.match(lines[j - 1]) or _WROTE_END_RE.search(lines[j - 1]):
+            if _QUOTE_RE.match(lines[j - 1]) or _wrote_end(lines[j - 1]):
                 continue
             found[j - 1] = 2
             continue
