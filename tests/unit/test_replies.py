@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from email import message_from_string
 from email.charset import BASE64, QP, Charset
 from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
@@ -11,7 +12,7 @@ from email.mime.text import MIMEText
 import pytest
 
 from mailflow.domain.keywords import parse_keywords
-from mailflow.domain.replies import parse_message
+from mailflow.domain.replies import _SIMPLE_FROM_RE, _parsed_sender, _sender, parse_message
 
 REF = date(2026, 10, 10)
 OUR_ID = "<0123abcd.mailflow@example.org>"
@@ -366,3 +367,36 @@ def test_a_folded_from_with_an_encoded_name_is_read() -> None:
     assert (parsed.from_name, parsed.from_address) == (
         "Siobhán Ní Bhriain", "sbhriain@cityu-library.example")
     assert parsed.kind == "human"
+
+
+@pytest.mark.parametrize("value", [
+    "Alex Mentor 3 <Mentor3@Lib.Example>",
+    "O'Brien <o'brien+mf-1@lib.example>",
+    "\"Smith, John (Dept)\" <john.smith@lib.example>",
+    "\"zoe@lib.example\" <attacker@evil.example>",
+    "\"<a@b.example>\"<x@y.example>",
+    "Alex<alex@lib.example>",
+    "<alex@lib.example>",
+    "alex@lib.example",
+    "#$%&*+/=?^_`{|}~ <a-b@x-.example>",
+])
+def test_a_plain_from_reads_as_the_rfc5322_parser_reads_it(value: str) -> None:
+    """The common From forms skip the parser; they must come out as the parser has them."""
+    assert _SIMPLE_FROM_RE.fullmatch(value)
+    msg = message_from_string(f"From: {value}\nSubject: x\n\nbody\n")
+    problems: list[str] = []
+    assert _sender(msg, problems) == _parsed_sender(value, []) != ("", "")
+    assert problems == []
+
+
+@pytest.mark.parametrize("value", [
+    "=?utf-8?q?zoe=40lib.example?= <a@b.example>",  # an encoded word: the parser decodes
+    "Alex  Mentor <a@b.example>",  # the parser folds the doubled space
+    "Dr. No <a@b.example>",  # an obsolete phrase
+    "a@b.example (Alex)",  # a comment
+    "\"a\\\"b\" <a@b.example>",  # an escape
+    "Zoë <zoe@lib.example>",
+    "a@b.example, c@d.example",
+])
+def test_other_from_forms_go_to_the_parser(value: str) -> None:
+    assert "=?" in value or not _SIMPLE_FROM_RE.fullmatch(value)
