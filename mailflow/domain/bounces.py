@@ -130,9 +130,9 @@ def original_message_ids(msg: Message) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m for m in found if m and m != own))
 
 
-def _dsn_blocks(msg: Message) -> list[Message] | None:
-    for part in _parts(msg):
-        if part.get_content_type() in ("message/delivery-status", "message/global-delivery-status"):
+def _dsn_blocks(parts: list[tuple[Message, str]]) -> list[Message] | None:
+    for part, ctype in parts:
+        if ctype in ("message/delivery-status", "message/global-delivery-status"):
             payload = part.get_payload()
             if isinstance(payload, list):
                 return [b for b in payload if isinstance(b, Message)]
@@ -170,14 +170,14 @@ def _from_dsn(msg: Message, blocks: list[Message]) -> Verdict | None:
     return Verdict(BOUNCE, info)
 
 
-def _is_feedback_report(msg: Message) -> bool:
+def _is_feedback_report(msg: Message, parts: list[tuple[Message, str]]) -> bool:
     report_type = str(msg.get_param("report-type", "")).lower()
-    if msg.get_content_type() == "multipart/report" and report_type == "feedback-report":
+    if parts[0][1] == "multipart/report" and report_type == "feedback-report":
         return True
-    if any(p.get_content_type() == "message/feedback-report" for p in _parts(msg)):
+    if any(ctype == "message/feedback-report" for _, ctype in parts):
         return True
     subject = str(msg.get("Subject", ""))
-    attached = any(p.get_content_type() == "message/rfc822" for p in _parts(msg))
+    attached = any(ctype == "message/rfc822" for _, ctype in parts)
     return attached and bool(_COMPLAINT_SUBJECT_RE.search(subject))
 
 
@@ -224,8 +224,8 @@ def _looks_like_bounce(msg: Message) -> bool:
     return bool(_BOUNCE_SUBJECT_RE.search(str(msg.get("Subject", ""))))
 
 
-def _from_heuristics(msg: Message) -> Verdict | None:
-    if not _looks_like_bounce(msg):
+def _from_heuristics(msg: Message, looks_like_bounce: bool) -> Verdict | None:
+    if not looks_like_bounce:
         return None
     try:
         temp, perm = all_failures(msg)
@@ -250,13 +250,20 @@ def _from_heuristics(msg: Message) -> Verdict | None:
 
 def inspect_report(msg: Message) -> Verdict | None:
     """A bounce, delivery report or complaint verdict for msg, or None for anything else."""
-    if _is_feedback_report(msg):
+    # the parts with their content types, and whether it looks like a bounce, are read
+    # once here (each check used to walk the message or read its headers again)
+    parts = [(part, part.get_content_type()) for part in _parts(msg)]
+    if _is_feedback_report(msg, parts):
         return Verdict(COMPLAINT)
-    blocks = _dsn_blocks(msg)
-    if blocks is None and _looks_like_bounce(msg):
-        blocks = _inline_dsn(_report_text(msg))
+    blocks = _dsn_blocks(parts)
+    looks_like_bounce = None
+    if blocks is None:
+        looks_like_bounce = _looks_like_bounce(msg)
+        if looks_like_bounce:
+            blocks = _inline_dsn(_report_text(msg))
     if blocks:
         verdict = _from_dsn(msg, blocks)
         if verdict is not None:
             return verdict
-    return _from_ses_json(msg) or _from_heuristics(msg)
+    return _from_ses_json(msg) or _from_heuristics(
+        msg, _looks_like_bounce(msg) if looks_like_bounce is None else looks_like_bounce)
