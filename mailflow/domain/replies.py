@@ -148,7 +148,10 @@ def _too_complex(raw: bytes) -> str:
     lines = raw.count(b"\n")
     if lines > MAX_LINES:
         return f"message of {lines:,} lines has more than {MAX_LINES:,}"
-    nested = len(_NESTING_RE.findall(raw))
+    # each match starts a line with "c" or "C": count those first (two fast scans), and
+    # search for the headers themselves only when there could be too many
+    starts = raw.count(b"\nc") + raw.count(b"\nC") + (raw[:1] in (b"c", b"C"))
+    nested = len(_NESTING_RE.findall(raw)) if starts > MAX_NESTED_PARTS else 0
     if nested > MAX_NESTED_PARTS:
         return f"message has {nested} multipart or message parts, more than {MAX_NESTED_PARTS}"
     if _header_end(raw) > MAX_HEADER_BYTES:
