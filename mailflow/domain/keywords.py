@@ -69,10 +69,14 @@ class Keyword:
 
 
 REGISTRY: dict[str, type[Keyword]] = {}
+# the patterns made from REGISTRY, by set of synonyms (see _matchers)
+_MATCHERS: dict[tuple[tuple[str, str | tuple[str, ...]], ...],
+                list[tuple[re.Pattern[str], Keyword]]] = {}
 
 
 def register(cls: type[Keyword]) -> type[Keyword]:
     REGISTRY[cls.name] = cls
+    _MATCHERS.clear()
     return cls
 
 
@@ -145,6 +149,21 @@ def _phrase_re(phrase: str) -> re.Pattern[str]:
 
 
 def _matchers(
+    synonyms: Mapping[str, Sequence[str]],
+) -> list[tuple[re.Pattern[str], Keyword]]:
+    """The keyword patterns for these synonyms, longest phrase first (made once per set of
+    synonyms: a program has one, and a poll reads thousands of replies with it)."""
+    key = tuple((name, words if isinstance(words, str) else tuple(words))
+                for name, words in synonyms.items())
+    found = _MATCHERS.get(key)
+    if found is None:
+        if len(_MATCHERS) >= 64:
+            _MATCHERS.clear()
+        found = _MATCHERS[key] = _make_matchers(synonyms)
+    return found
+
+
+def _make_matchers(
     synonyms: Mapping[str, Sequence[str]],
 ) -> list[tuple[re.Pattern[str], Keyword]]:
     phrases: list[tuple[str, Keyword]] = []
