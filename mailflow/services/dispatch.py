@@ -27,11 +27,12 @@ from mailflow.domain.model import (
     OutboxEntry,
     OutboxStatus,
 )
-from mailflow.errors import ConnectionFailed, DeliveryError, TemplateError
-from mailflow.mime import OutgoingMessage, build_message
+from mailflow.errors import ConnectionFailed, DeliveryError
+from mailflow.mime import OutgoingMessage
 from mailflow.render import Renderer
 from mailflow.repository import Repository
 from mailflow.services import context
+from mailflow.services.composer import Composed, Composer, Draft
 from mailflow.services.state import ProgramState
 
 log = logging.getLogger("mailflow.dispatch")
@@ -64,11 +65,13 @@ def backoff(attempts: int) -> timedelta:
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, renderer: Renderer, sender: SenderFactory) -> None:
+    def __init__(self, settings: Settings, renderer: Renderer, sender: SenderFactory,
+                 composer: Composer | None = None) -> None:
         self.settings = settings
         self.program = settings.program_model()
         self.renderer = renderer
         self.sender = sender
+        self.composer = composer or Composer(renderer, settings.mail.from_)
         self.domain = settings.mail.domain
 
     # --- planning and recording ------------------------------------------------
@@ -146,36 +149,38 @@ class Dispatcher:
         latest = {e.key: e for e in ready}  # state.outbox may hold an older copy of a key
         return sorted(latest.values(), key=lambda e: (e.due_at, e.key))
 
-    def compose(self, entry: OutboxEntry, state: ProgramState, now: datetime) -> OutgoingMessage:
+    def draft(self, entry: OutboxEntry, state: ProgramState) -> Draft:
+        """What composing the entry's email needs; context.MissingContext if it cannot."""
         addressed = context.build(entry, state)
-        rendered = self.renderer.render(addressed.template, addressed.context)
-        parent = entry.context.get("in_reply_to") or None
-        return build_message(
-            rendered, sender=self.settings.mail.from_, to=entry.person,
-            to_name=addressed.recipient.name,
+        return Draft(
+            key=entry.key, template=addressed.template, context=addressed.context,
+            to=entry.person, to_name=addressed.recipient.name,
             reply_to=reply_address(self.settings.mail.reply_to, entry.key),
             message_id=entry.message_id, kind=str(entry.kind),
             pair_id=None if entry.pair_id == NO_PAIR else entry.pair_id,
-            date=now, in_reply_to=parent,
+            in_reply_to=entry.context.get("in_reply_to") or None,
         )
 
     async def send_entries(self, repo: Repository, state: ProgramState,
                            entries: list[OutboxEntry], now: datetime,
                            report: SendReport) -> None:
-        """Render and send, chunk by chunk, over one set of reused connections.
+        """Compose and send, chunk by chunk, over one set of reused connections.
 
+        Each next chunk is composed while this one is sent (`Composer`).
         Raises ConnectionFailed once what was sent so far has been recorded.
         """
-        async with self.sender() as smtp:
-            for start in range(0, len(entries), CHUNK):
-                chunk = self._compose_chunk(repo, state, entries[start:start + CHUNK], now,
-                                            report)
+        by_key = {entry.key: entry for entry in entries}
+        drafts = (self._drafts(repo, state, entries[start:start + CHUNK], report)
+                  for start in range(0, len(entries), CHUNK))
+        async with self.sender() as smtp, \
+                aclosing(self.composer.chunks(drafts, now, len(entries))) as composed_chunks:
+            async for composed in composed_chunks:
+                chunk = self._composed(repo, by_key, composed, report)
                 if not chunk:
                     continue
                 with repo.transaction():
                     for entry, _ in chunk:
                         repo.put_outbox(replace(entry, attempts=entry.attempts + 1))
-                by_key = {entry.key: entry for entry, _ in chunk}
                 results: list[tuple[OutboxEntry, DeliveryError | None]] = []
                 try:
                     stream = smtp.send_many((e.key, msg, [e.person]) for e, msg in chunk)
@@ -188,20 +193,34 @@ class Dispatcher:
                 finally:
                     self._record_results(repo, state, results, now, report)
 
-    def _compose_chunk(
-        self, repo: Repository, state: ProgramState, entries: list[OutboxEntry], now: datetime,
-        report: SendReport,
-    ) -> list[tuple[OutboxEntry, OutgoingMessage]]:
-        chunk = []
+    def _drafts(self, repo: Repository, state: ProgramState, entries: list[OutboxEntry],
+                report: SendReport) -> list[Draft]:
+        drafts = []
         for entry in entries:
             try:
-                chunk.append((entry, self.compose(entry, state, now)))
-            except (TemplateError, context.MissingContext, ValueError) as exc:
-                reason = str(exc)
-                report.held.append((entry.key, reason))
-                log.error("outbox key=%s not rendered: %s", entry.key, reason)
-                repo.put_outbox(replace(entry, last_error=f"not rendered: {reason}"))
+                drafts.append(self.draft(entry, state))
+            except context.MissingContext as exc:
+                self._hold(repo, entry, str(exc), report)
+        return drafts
+
+    def _composed(self, repo: Repository, by_key: dict[str, OutboxEntry],
+                  composed: list[Composed], report: SendReport,
+                  ) -> list[tuple[OutboxEntry, OutgoingMessage]]:
+        chunk = []
+        for draft, message in composed:
+            entry = by_key[draft.key]
+            if isinstance(message, str):
+                self._hold(repo, entry, message, report)
+            else:
+                chunk.append((entry, message))
         return chunk
+
+    def _hold(self, repo: Repository, entry: OutboxEntry, reason: str,
+              report: SendReport) -> None:
+        """An email that cannot be composed stays pending, with the reason, for coordinators."""
+        report.held.append((entry.key, reason))
+        log.error("outbox key=%s not rendered: %s", entry.key, reason)
+        repo.put_outbox(replace(entry, last_error=f"not rendered: {reason}"))
 
     def _record_results(self, repo: Repository, state: ProgramState,
                         results: list[tuple[OutboxEntry, DeliveryError | None]],

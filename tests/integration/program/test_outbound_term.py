@@ -173,3 +173,29 @@ def test_4xx_is_retried_later_and_5xx_fails_and_alerts_the_coordinators(
     with program.app().repository(readonly=True) as repo:
         statuses = Counter(e.status for e in repo.outbox() if e.kind != "alert")
     assert statuses == {OutboxStatus.SENT: 2, OutboxStatus.FAILED: 1}
+
+
+def test_a_pass_composed_ahead_in_a_worker_delivers_each_email_once(
+    tmp_path: Path, server: RecordingSmtpServer, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Long passes compose in a worker process: here every pass is long (chunks of 1)."""
+    from mailflow.services import composer, dispatch
+
+    monkeypatch.setattr(composer, "MIN_FOR_WORKER", 1)
+    monkeypatch.setattr(dispatch, "CHUNK", 1)
+    caplog.set_level("INFO", logger="mailflow.composer")
+    program = make_program(tmp_path / "p", start=PROGRAM_START, rows=ROWS,
+                           smtp_port=server.port)
+    program.at(PROGRAM_START)
+    report = program.send_due()
+    assert "worker process" in caplog.text
+    assert report.held == [] and report.failed == [] and len(report.sent) == 4
+    ids = [r.message()["Message-ID"] for r in server.messages]
+    assert len(ids) == len(set(ids)) == 4
+    kinds = Counter(str(r.message()["X-Mailflow-Kind"]) for r in server.messages)
+    assert kinds == {"intro": 2, "liaison_welcome": 2}  # B starts now; A and C later
+    for received in server.messages:
+        body = received.message().get_body(("plain",))
+        assert body is not None and "{{" not in body.get_content()
+    assert program.send_due().sent == []  # and nothing twice
