@@ -24,6 +24,7 @@ from email import message_from_bytes, policy
 from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,17 +32,19 @@ if TYPE_CHECKING:
 
 _MSGID_RE = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 _BREAKING = {"Cc", "Zl", "Zp"}
+_BARE_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+\Z")
 
 
 def one_line(value: str) -> str:
     """Control characters and line breaks become spaces; runs of spaces collapse."""
+    if value.isprintable():  # holds none of them: only the spaces to collapse
+        return " ".join(value.split())
     text = "".join(" " if unicodedata.category(ch) in _BREAKING else ch for ch in value)
     return " ".join(text.split())
 
 
-# The stdlib folds a quoted display name longer than a line without its quotes, so a
-# roster name like "Eve, victim@evil.example, <70 more characters>" became three
-# addresses in the To header. Names are cut to fit on one line, quotes and all.
+# A display name is cut to fit on one line, quotes and all, so that a roster name like
+# "Eve, victim@evil.example, <70 more characters>" stays one address in any reader.
 _MAX_QUOTED_NAME = 56
 
 
@@ -60,10 +63,15 @@ def _fits_one_line(display: str) -> str:
     return "".join(kept).rstrip() + "…"
 
 
+@lru_cache(maxsize=4096)  # the sender, and each recipient's several emails a pass
 def _address(value: str, name: str | None = None) -> tuple[str, str]:
     """``"Name <a@b>"`` or ``"a@b"`` (with ``name``) -> (display name, address);
     raises ValueError."""
-    parsed_name, addr = parseaddr(one_line(value))
+    value = one_line(value)
+    if _BARE_ADDRESS.match(value):  # most of them (roster addresses): nothing to parse
+        parsed_name, addr = "", value
+    else:
+        parsed_name, addr = parseaddr(value)
     if not addr or "@" not in addr or addr.startswith("@") or addr.endswith("@"):
         raise ValueError(f"not an email address: {value!r}")
     display = _fits_one_line(one_line(name if name is not None else parsed_name))
