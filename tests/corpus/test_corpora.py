@@ -11,6 +11,7 @@ import json
 import re
 from datetime import date
 from email.message import EmailMessage
+from itertools import pairwise
 from pathlib import Path
 
 from mailflow.domain.keywords import parse_keywords
@@ -191,3 +192,25 @@ def test_keywords_injected_into_history_never_count(corpora_dir: Path) -> None:
     assert tested_old > 100 and tested_new > 55
     assert leaks == 0, leaked
     assert found_new == tested_new
+
+
+def test_the_reversed_wrote_pattern_finds_the_same_lines(corpora_dir: Path) -> None:
+    """quotes._wrote_end matches a reversed pattern; it must agree with _WROTE_END_RE."""
+    from mailflow.domain.quotes import _WROTE_END_RE, _wrote_end
+
+    lines: set[str] = set()
+    for path in corpora_dir.rglob("*"):
+        if path.is_file():
+            text = path.read_bytes().decode("utf-8", "replace").replace("\r\n", "\n")
+            split = text.split("\n")
+            lines.update(split)
+            lines.update(f"{a} {b}" for a, b in pairwise(split))
+    lines.update({"On Mon, Jan 4, 2027 at 9:30 AM Ana <ana@lib.example> wrote:",
+                  "Am 28.04.2017 um 11:53 schrieb Hans Müller <hans@example.de>:",
+                  "Hans schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:", " >: ", "Ana wrote --",
+                  "Le 3 oct. 2026 à 10:00, Ana a \u00a0écrit :", "\u0160ime napisał(a):",
+                  "ſchrieb x@y:", "yazdI", "Ana wrote:\n"})
+    differ = [line for line in lines
+              if _wrote_end(line) != (_WROTE_END_RE.search(line) is not None)]
+    assert differ == []
+    assert sum(_wrote_end(line) for line in lines) > 100
