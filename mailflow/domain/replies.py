@@ -238,8 +238,13 @@ def _parsed_sender(text: str, problems: list[str]) -> tuple[str, str]:
     return name, address.lower()
 
 
-def _addresses(values: list[str]) -> list[tuple[str, str]]:
-    return [(n, a.lower()) for n, a in email.utils.getaddresses(values) if "@" in a]
+def _addresses(values: list[str]) -> list[str]:
+    """The addresses (lower-case) in these To/Cc values, as email.utils.getaddresses reads
+    them; a value that is one plain mailbox (see _SIMPLE_FROM_RE) is read without it."""
+    simple = [_SIMPLE_FROM_RE.fullmatch(v) for v in values if v]
+    if all(simple):
+        return [(m.group("addr") or m.group("bare")).lower() for m in simple if m]
+    return [a.lower() for _, a in email.utils.getaddresses(values) if "@" in a]
 
 
 def _date(value: str, problems: list[str]) -> datetime | None:
@@ -321,7 +326,7 @@ def _basics(msg: Message, trusted: str | None, problems: list[str]) -> ParsedMes
         message_id=own_id.group(0) if own_id else "",
         from_address=from_address,
         from_name=from_name,
-        to_addresses=tuple(dict.fromkeys(a for _, a in rcpts)),
+        to_addresses=tuple(dict.fromkeys(rcpts)),
         subject=subject,
         date=_date(_header(msg, "Date", problems), problems),
         thread_ids=_thread_ids(

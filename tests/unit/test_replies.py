@@ -8,11 +8,18 @@ from email.charset import BASE64, QP, Charset
 from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.utils import getaddresses
 
 import pytest
 
 from mailflow.domain.keywords import parse_keywords
-from mailflow.domain.replies import _SIMPLE_FROM_RE, _parsed_sender, _sender, parse_message
+from mailflow.domain.replies import (
+    _SIMPLE_FROM_RE,
+    _addresses,
+    _parsed_sender,
+    _sender,
+    parse_message,
+)
 
 REF = date(2026, 10, 10)
 OUR_ID = "<0123abcd.mailflow@example.org>"
@@ -387,6 +394,9 @@ def test_a_plain_from_reads_as_the_rfc5322_parser_reads_it(value: str) -> None:
     problems: list[str] = []
     assert _sender(msg, problems) == _parsed_sender(value, []) != ("", "")
     assert problems == []
+    # and as a To or Cc value, as email.utils.getaddresses reads it
+    parsed = [a.lower() for _, a in getaddresses([value, ""]) if "@" in a]
+    assert _addresses([value, ""]) == parsed == [_sender(msg, [])[1]]
 
 
 @pytest.mark.parametrize("value", [
