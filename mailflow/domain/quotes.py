@@ -12,11 +12,35 @@ Pure: text in, text out.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import html2text
 
 EMPTY, DELIM, SIG, MARKER, HEADER, QUOTE, TEXT = "e", "d", "s", "b", "h", "q", "t"
+
+# Most of a reply is quoted history, and the history is mostly mailflow's own emails: the
+# same lines, reply after reply. The costlier per-line tests remember their answers.
+_REMEMBERED_LINES = 20_000  # per test; then it starts again
+_REMEMBERED_LENGTH = 1_000  # longer lines are not kept
+
+
+def _remembered(test: Callable[[str], bool]) -> Callable[[str], bool]:
+    """`test` (a pure function of one line), with its answers kept for lines seen again."""
+    answers: dict[str, bool] = {}
+
+    def remembered(line: str) -> bool:
+        answer = answers.get(line)
+        if answer is None:
+            answer = test(line)
+            if len(line) <= _REMEMBERED_LENGTH:
+                if len(answers) >= _REMEMBERED_LINES:
+                    answers.clear()
+                answers[line] = answer
+        return answer
+
+    remembered.__doc__ = test.__doc__
+    return remembered
+
 
 _QUOTE_RE = re.compile(r"^\s*(?:[A-Za-z]{1,10}>|>|\|)")
 _QUOTE_PREFIX_RE = re.compile(r"^(?:\s*(?:[A-Za-z]{1,10}>|>|\|))+\s?")
@@ -77,6 +101,7 @@ _WROTE_END_REVERSED_RE = re.compile(
 )
 
 
+@_remembered
 def _wrote_end(line: str) -> bool:
     """Does a "wrote:" closer end this line? (`_WROTE_END_RE.search(line)`, reversed.)"""
     return _WROTE_END_REVERSED_RE.match(line[::-1]) is not None
@@ -110,6 +135,7 @@ _HEADER_RE = re.compile(
 )
 
 
+@_remembered
 def _is_sig(line: str) -> bool:
     s = line.strip()
     return len(s) <= 120 and _SIG_RE.match(s) is not None
@@ -120,13 +146,20 @@ _OPENER_RE = re.compile(
 )
 
 
+@_remembered
 def _single_marker(line: str) -> bool:
     return bool(_ORIGINAL_RE.match(line) or _GMAIL_DATE_RE.match(line))
 
 
-def _colon_end(line: str) -> bool:
-    """A cheap test that `_DATE_ADDR_COLON_RE` needs: the line ends with ":"."""
-    return line.rstrip().endswith(":")
+@_remembered
+def _date_addr_end(line: str) -> bool:
+    """`_DATE_ADDR_COLON_RE.search(line)`, which needs the line to end with ":"."""
+    return line.rstrip().endswith(":") and _DATE_ADDR_COLON_RE.search(line) is not None
+
+
+@_remembered
+def _header_line(line: str) -> bool:
+    return _HEADER_RE.match(line) is not None
 
 
 def _quote_follows(lines: Sequence[str], j: int) -> bool:
@@ -143,8 +176,7 @@ def _markers(lines: Sequence[str]) -> dict[int, int]:
     """
     found: dict[int, int] = {}
     for j, line in enumerate(lines):
-        if _single_marker(line) or (_colon_end(line) and _DATE_ADDR_COLON_RE.search(line)
-                                    and _quote_follows(lines, j)):
+        if _single_marker(line) or (_date_addr_end(line) and _quote_follows(lines, j)):
             found[j] = 1
             continue
         if len(line) > 300:
@@ -206,7 +238,7 @@ def classify(lines: Sequence[str]) -> tuple[list[str], list[int]]:
             kind = SIG
         elif i in markers:
             kind, span = MARKER, markers[i]
-        elif _HEADER_RE.match(line):
+        elif _header_line(line):
             kind = HEADER
         elif _QUOTE_RE.match(line):
             kind = QUOTE
