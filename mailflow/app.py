@@ -119,15 +119,21 @@ class App:
         return ImapMailbox(self.settings.imap)
 
     async def poll(self, *, dry_run: bool = False) -> tuple[PollReport, SendReport]:
-        """One pass over the inbox, then send the acks and escalations it queued at once."""
+        """One pass over the inbox. The acks and escalations it queues are sent as each
+        chunk of replies is stored, while the next chunk is read."""
         now = self.clock.now()
         sent = SendReport()
+        poller = Poller(self.settings, self.imap_mailbox)
         with self.repository(readonly=dry_run) as repo:
-            report = await Poller(self.settings, self.imap_mailbox).poll_once(
-                repo, now, dry_run=dry_run)
-            if not dry_run:
+            if dry_run:
+                return await poller.poll_once(repo, now, dry_run=True), sent
+            async with self.dispatcher().stream(repo, now, sent) as outbox:
+                report = await poller.poll_once(repo, now, outbox=outbox)
                 alerts = self._health(repo, "poll", now, report.connection_error)
-                await self._send_quietly(repo, now, report.queued + alerts, sent, report.state)
+                if alerts:
+                    state = report.state or ProgramState.load(
+                        repo, self.settings.program_model(), now)
+                    outbox.put(state, alerts)
         return report, sent
 
     def import_roster(self, path: Path) -> ImportReport:

@@ -1,11 +1,11 @@
 """Drafts -> messages: render and build each email, ahead of time in a worker process.
 
 Composing an email (Jinja2, Markdown, CSS inlining, MIME) is most of the CPU a
-send pass spends. A long pass on a machine with a second core composes each
-next chunk in a worker process while this process sends and records the
-current one; the first chunk is composed here while the worker starts. A
-short pass, a single core or a worker that dies composes everything here:
-the messages are the same either way, only the time differs.
+send pass spends. A long pass on a machine with a second core composes chunks
+in a worker process while this process sends and records earlier ones (or, in
+a poll, reads the next replies); the first chunk is composed here while the
+worker starts. A short pass, a single core or a worker that dies composes
+everything here: the messages are the same either way, only the time differs.
 
 A `Draft` carries everything composing needs (the template, its context and
 the addresses), so a worker never touches the store or the program state.
@@ -20,7 +20,6 @@ import multiprocessing.connection
 import os
 import signal
 import threading
-from collections.abc import AsyncGenerator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -89,7 +88,7 @@ def worker_count() -> int:
 
 
 class Composer:
-    """Composes the chunks of a pass, in order, each next one ahead of time."""
+    """Starts a compose session per pass; the session decides where drafts are composed."""
 
     def __init__(self, renderer: Renderer, sender: str, *, workers: int | None = None,
                  min_for_worker: int | None = None) -> None:
@@ -98,64 +97,83 @@ class Composer:
         self.workers = worker_count() if workers is None else workers
         self.min_for_worker = MIN_FOR_WORKER if min_for_worker is None else min_for_worker
 
-    async def chunks(self, drafts: Iterable[list[Draft]], now: datetime,
-                     total: int) -> AsyncGenerator[list[Composed], None]:
-        """Yield each chunk of ``drafts`` composed. ``drafts`` is read one chunk ahead
-        of what has been yielded; ``total`` (messages in the pass) decides whether a
-        worker process is started."""
-        pending = iter(drafts)
-        pool = self._pool() if self.workers and total >= self.min_for_worker else None
-        try:
-            current = next(pending, None)
-            ahead = self._submit(pool, pending, now)  # the worker starts meanwhile
-            while True:
-                if current is not None:
-                    yield compose_all(self.renderer, self.sender, now, current)
-                if ahead is None:
-                    current = next(pending, None)
-                    if current is None:
-                        return
-                    continue
-                chunk, future = ahead
-                messages = await self._result(future)
-                if messages is None or pool is None:  # the worker is gone: go on here
-                    if pool is not None:
-                        pool.shutdown(wait=True, cancel_futures=True)
-                    pool, ahead, current = None, None, chunk
-                    continue
-                ahead, current = self._submit(pool, pending, now), None
-                yield list(zip(chunk, messages, strict=True))
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+    def session(self, now: datetime) -> ComposeSession:
+        return ComposeSession(self, now)
 
-    def _pool(self) -> ProcessPoolExecutor:
-        log.info("composing ahead in %s worker process(es)", self.workers)
-        return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker, initargs=(str(self.renderer.template_dir),),
-        )
 
-    def _submit(self, pool: ProcessPoolExecutor | None, pending: Iterator[list[Draft]],
-                now: datetime) -> tuple[list[Draft], Future[list[Message]]] | None:
-        if pool is None:
-            return None
-        chunk = next(pending, None)
-        if chunk is None:
-            return None
+class ComposeSession:
+    """One pass's composing. `expect` the number of emails as soon as it is known: a
+    long pass starts a worker process, and then every chunk but the first (composed
+    here while the worker starts) goes to it as soon as it is submitted. Close the
+    session (``with``) to end the worker."""
+
+    def __init__(self, composer: Composer, now: datetime) -> None:
+        self.composer = composer
+        self.now = now
+        self._pool: ProcessPoolExecutor | None = None
+        self._submitted = 0
+
+    def __enter__(self) -> ComposeSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def expect(self, count: int) -> None:
+        """About ``count`` emails will be submitted: start a worker if that pays."""
+        c = self.composer
+        if self._pool is None and c.workers and count >= c.min_for_worker:
+            log.info("composing ahead in %s worker process(es)", c.workers)
+            self._pool = ProcessPoolExecutor(
+                max_workers=c.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker, initargs=(str(c.renderer.template_dir),),
+            )
+
+    def submit(self, drafts: list[Draft]) -> Pending:
+        """Start composing ``drafts``; await the result with ``Pending.result()``."""
+        first, self._submitted = self._submitted == 0, self._submitted + 1
+        if self._pool is None or first:
+            return Pending(self, drafts, None)
         try:
-            return chunk, pool.submit(_compose_in_worker, self.sender, now, chunk)
+            future = self._pool.submit(_compose_in_worker, self.composer.sender, self.now, drafts)
         except (BrokenProcessPool, RuntimeError):
-            future: Future[list[Message]] = Future()
-            future.set_exception(BrokenProcessPool("the compose worker is not running"))
-            return chunk, future
+            self._worker_gone("could not take work")
+            return Pending(self, drafts, None)
+        return Pending(self, drafts, future)
 
-    async def _result(self, future: Future[list[Message]]) -> list[Message] | None:
-        try:
-            return await asyncio.wrap_future(future)
-        except BrokenProcessPool as exc:
-            log.warning("compose worker stopped (%s); composing in this process", exc)
-            return None
+    def here(self, drafts: list[Draft]) -> list[Composed]:
+        c = self.composer
+        return compose_all(c.renderer, c.sender, self.now, drafts)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _worker_gone(self, why: str) -> None:
+        if self._pool is not None:
+            log.warning("compose worker stopped (%s); composing in this process", why)
+        self.close()
+
+
+class Pending:
+    """Drafts being composed, by the worker or (when awaited) here."""
+
+    def __init__(self, session: ComposeSession, drafts: list[Draft],
+                 future: Future[list[Message]] | None) -> None:
+        self.session = session
+        self.drafts = drafts
+        self.future = future
+
+    async def result(self) -> list[Composed]:
+        if self.future is not None:
+            try:
+                messages = await asyncio.wrap_future(self.future)
+            except BrokenProcessPool as exc:
+                self.session._worker_gone(str(exc))
+            else:
+                return list(zip(self.drafts, messages, strict=True))
+        return self.session.here(self.drafts)
 
 
 # --- in the worker process -----------------------------------------------------------

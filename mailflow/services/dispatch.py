@@ -9,7 +9,9 @@ those not yet recorded, with the same Message-ID.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
@@ -32,12 +34,13 @@ from mailflow.mime import OutgoingMessage
 from mailflow.render import Renderer
 from mailflow.repository import Repository
 from mailflow.services import context
-from mailflow.services.composer import Composed, Composer, Draft
+from mailflow.services.composer import Composed, Composer, Draft, Pending
 from mailflow.services.state import ProgramState
 
 log = logging.getLogger("mailflow.dispatch")
 
 CHUNK = 250  # messages composed and marked as attempted per commit
+LOOKAHEAD = 2  # chunks submitted for composing beyond the one being sent
 RECORD_EVERY = 1  # results per commit: a crash resends at most this many (same Message-ID)
 MAX_BACKOFF = timedelta(hours=6)
 DIGESTS_AFTER_END = timedelta(days=14)
@@ -46,7 +49,7 @@ DIGESTS_AFTER_END = timedelta(days=14)
 SenderFactory = Callable[[], SmtpSender]
 
 
-@dataclass
+@dataclass(repr=False)
 class SendReport:
     recorded: int = 0
     skipped: list[OutboxEntry] = field(default_factory=list)
@@ -56,6 +59,14 @@ class SendReport:
     held: list[tuple[str, str]] = field(default_factory=list)  # could not be rendered
     would_send: list[OutboxEntry] = field(default_factory=list)  # dry run
     connection_error: str = ""
+
+    def __repr__(self) -> str:
+        # Counts only: asyncio.run (3.11) reprs its coroutine's result twice, and the
+        # entries of a 20,000-email pass made that take seconds.
+        counts = ", ".join(f"{name}={len(getattr(self, name))}" for name in
+                           ("skipped", "sent", "deferred", "failed", "held", "would_send"))
+        return (f"SendReport(recorded={self.recorded}, {counts}, "
+                f"connection_error={self.connection_error!r})")
 
 
 def backoff(attempts: int) -> timedelta:
@@ -166,32 +177,56 @@ class Dispatcher:
                            report: SendReport) -> None:
         """Compose and send, chunk by chunk, over one set of reused connections.
 
-        Each next chunk is composed while this one is sent (`Composer`).
-        Raises ConnectionFailed once what was sent so far has been recorded.
+        Later chunks are composed (in a worker process, for a long pass) while
+        earlier ones are sent. Raises ConnectionFailed once what was sent so far
+        has been recorded.
         """
         by_key = {entry.key: entry for entry in entries}
-        drafts = (self._drafts(repo, state, entries[start:start + CHUNK], report)
-                  for start in range(0, len(entries), CHUNK))
-        async with self.sender() as smtp, \
-                aclosing(self.composer.chunks(drafts, now, len(entries))) as composed_chunks:
-            async for composed in composed_chunks:
-                chunk = self._composed(repo, by_key, composed, report)
-                if not chunk:
-                    continue
-                with repo.transaction():
-                    for entry, _ in chunk:
-                        repo.put_outbox(replace(entry, attempts=entry.attempts + 1))
-                results: list[tuple[OutboxEntry, DeliveryError | None]] = []
-                try:
-                    stream = smtp.send_many((e.key, msg, [e.person]) for e, msg in chunk)
-                    async with aclosing(stream):  # type: ignore[type-var]
-                        async for key, error in stream:
-                            results.append((by_key[key], error))
-                            if len(results) >= RECORD_EVERY:
-                                self._record_results(repo, state, results, now, report)
-                                results = []
-                finally:
-                    self._record_results(repo, state, results, now, report)
+        chunks = iter([entries[i:i + CHUNK] for i in range(0, len(entries), CHUNK)])
+        with self.composer.session(now) as compose:
+            compose.expect(len(entries))
+            pending: deque[Pending] = deque()
+
+            def submit_next() -> None:
+                chunk = next(chunks, None)
+                if chunk is not None:
+                    pending.append(compose.submit(self._drafts(repo, state, chunk, report)))
+
+            for _ in range(1 + LOOKAHEAD):
+                submit_next()
+            async with self.sender() as smtp:
+                while pending:
+                    composed = await pending.popleft().result()
+                    submit_next()
+                    await self._send_composed(repo, state, smtp, by_key, composed, now, report)
+
+    def stream(self, repo: Repository, now: datetime, report: SendReport) -> OutboxStream:
+        """Send entries as they are queued (a poll's acks, chunk by chunk); see OutboxStream."""
+        return OutboxStream(self, repo, now, report)
+
+    async def _send_composed(self, repo: Repository, state: ProgramState, smtp: SmtpSender,
+                             by_key: dict[str, OutboxEntry], composed: list[Composed],
+                             now: datetime, report: SendReport,
+                             keep_going: Callable[[], bool] = lambda: True) -> None:
+        """Mark a composed chunk attempted in one commit, send it, record each result.
+        Once ``keep_going()`` is false no further email of the chunk is begun."""
+        chunk = self._composed(repo, by_key, composed, report)
+        if not chunk:
+            return
+        with repo.transaction():
+            for entry, _ in chunk:
+                repo.put_outbox(replace(entry, attempts=entry.attempts + 1))
+        results: list[tuple[OutboxEntry, DeliveryError | None]] = []
+        try:
+            stream = smtp.send_many((e.key, msg, [e.person]) for e, msg in chunk if keep_going())
+            async with aclosing(stream):  # type: ignore[type-var]
+                async for key, error in stream:
+                    results.append((by_key[key], error))
+                    if len(results) >= RECORD_EVERY:
+                        self._record_results(repo, state, results, now, report)
+                        results = []
+        finally:
+            self._record_results(repo, state, results, now, report)
 
     def _drafts(self, repo: Repository, state: ProgramState, entries: list[OutboxEntry],
                 report: SendReport) -> list[Draft]:
@@ -294,6 +329,71 @@ class Dispatcher:
             state.outbox.append(entry)
             alerts.append(entry)
         await self.send_entries(repo, state, alerts, now, SendReport())
+
+
+class OutboxStream:
+    """Sends outbox entries as they are put, while the caller goes on (a poll's acks).
+
+    Each `put` drafts the entries and submits them for composing at once (to the
+    worker process, in a long poll); a task sends the composed chunks in order
+    over one set of connections. Use ``async with``: leaving waits until every
+    entry put has been sent or recorded as not sent. If the SMTP server cannot
+    be reached, what is left stays pending in the store for the next pass and
+    `SendReport.connection_error` says why.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, repo: Repository, now: datetime,
+                 report: SendReport) -> None:
+        self.dispatcher = dispatcher
+        self.repo = repo
+        self.now = now
+        self.report = report
+        self._by_key: dict[str, OutboxEntry] = {}
+        self._queue: asyncio.Queue[tuple[ProgramState, Pending] | None] = asyncio.Queue()
+        self._compose = dispatcher.composer.session(now)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def __aenter__(self) -> OutboxStream:
+        self._task = asyncio.create_task(self._send_all())
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        assert self._task is not None
+        # If the caller failed, no new email is begun; those in flight are finished and
+        # recorded (cancelling them could deliver one unrecorded, and send it twice).
+        # What was not begun stays pending in the store for the next pass.
+        self._stopping = exc_type is not None
+        self._queue.put_nowait(None)
+        try:
+            await self._task
+        finally:
+            self._compose.close()
+
+    def expect(self, count: int) -> None:
+        """About ``count`` entries will be put (a worker process pays for many)."""
+        self._compose.expect(count)
+
+    def put(self, state: ProgramState, entries: list[OutboxEntry]) -> None:
+        if self._task is not None and self._task.done():
+            return  # sending has stopped (connection_error): these wait for the next pass
+        for start in range(0, len(entries), CHUNK):
+            chunk = entries[start:start + CHUNK]
+            self._by_key.update((entry.key, entry) for entry in chunk)
+            drafts = self.dispatcher._drafts(self.repo, state, chunk, self.report)
+            self._queue.put_nowait((state, self._compose.submit(drafts)))
+
+    async def _send_all(self) -> None:
+        try:
+            async with self.dispatcher.sender() as smtp:
+                while (item := await self._queue.get()) is not None and not self._stopping:
+                    state, pending = item
+                    composed = await pending.result()
+                    await self.dispatcher._send_composed(
+                        self.repo, state, smtp, self._by_key, composed, self.now, self.report,
+                        keep_going=lambda: not self._stopping)
+        except ConnectionFailed as exc:
+            self.report.connection_error = str(exc)
 
 
 def _kinds(digests: bool) -> frozenset[Kind] | None:

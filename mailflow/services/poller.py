@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from mailflow.adapters.imap import ImapMailbox
 from mailflow.config import Settings
@@ -28,7 +29,7 @@ log = logging.getLogger("mailflow.poller")
 CURSOR = "imap_cursor"
 
 
-@dataclass
+@dataclass(repr=False)
 class PollReport:
     outcomes: Counter[str] = field(default_factory=Counter)
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (from, reason)
@@ -41,8 +42,23 @@ class PollReport:
     def handled(self) -> int:
         return sum(self.outcomes.values())
 
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio.run (3.11) reprs its coroutine's result twice, and a
+        # full repr of the state (the whole store) took longer than the poll at scale.
+        return (f"PollReport(outcomes={dict(self.outcomes)}, queued={len(self.queued)}, "
+                f"quarantined={len(self.quarantined)}, "
+                f"connection_error={self.connection_error!r})")
+
 
 MailboxFactory = Callable[[], ImapMailbox]
+
+
+class MailQueue(Protocol):
+    """Where the mail a pass queues (acks, escalations) goes as each chunk is stored."""
+
+    def expect(self, count: int) -> None: ...  # about this many messages will be handled
+
+    def put(self, state: ProgramState, entries: list[OutboxEntry]) -> None: ...
 
 
 class Poller:
@@ -51,8 +67,10 @@ class Poller:
         self.mailbox = mailbox
         self.program = settings.program_model()
 
-    async def poll_once(self, repo: Repository, now: datetime, *,
-                        dry_run: bool = False) -> PollReport:
+    async def poll_once(self, repo: Repository, now: datetime, *, dry_run: bool = False,
+                        outbox: MailQueue | None = None) -> PollReport:
+        """Handle the new messages. The mail they call for is in `PollReport.queued`, and
+        is also put in ``outbox`` chunk by chunk, as soon as each chunk is stored."""
         report = PollReport()
         try:
             async with self.mailbox() as box:
@@ -61,6 +79,8 @@ class Poller:
                 uidvalidity = await box.select(self.settings.imap.folder)
                 last_uid = self._cursor(repo, uidvalidity)
                 uids = await box.uids_after(last_uid)
+                if outbox is not None and not dry_run:
+                    outbox.expect(len(uids))
                 size = self.settings.imap.batch_size
                 inbound: Inbound | None = None  # one read of the store per pass, kept current
                 for start in range(0, len(uids), size):
@@ -72,7 +92,10 @@ class Poller:
                     if inbound is None:
                         report.state = ProgramState.load(repo, self.program, now)
                         inbound = Inbound(self.settings, repo, report.state, now)
+                    queued_before = len(report.queued)
                     moves = self._handle_chunk(inbound, fetched, report)
+                    if outbox is not None and len(report.queued) > queued_before:
+                        outbox.put(inbound.state, report.queued[queued_before:])
                     for folder, moved in moves.items():
                         if moved:
                             await box.move(moved, folder)

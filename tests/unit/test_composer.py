@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import aclosing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,12 +42,14 @@ def _chunks(count: int, size: int) -> list[list[Draft]]:
 
 def _run(composer: Composer, chunks: list[list[Draft]], *, kill_after: int | None = None,
          stop_after: int | None = None) -> list[list[Composed]]:
+    """Submit every chunk at once, as a pass does, and take the results in order."""
     async def collect() -> list[list[Composed]]:
         out: list[list[Composed]] = []
-        total = sum(map(len, chunks))
-        async with aclosing(composer.chunks(iter(chunks), NOW, total)) as stream:
-            async for composed in stream:
-                out.append(composed)
+        with composer.session(NOW) as session:
+            session.expect(sum(map(len, chunks)))
+            pending = [session.submit(chunk) for chunk in chunks]
+            for item in pending:
+                out.append(await item.result())
                 if kill_after is not None and len(out) == kill_after:
                     for child in multiprocessing.active_children():
                         os.kill(child.pid or 0, signal.SIGKILL)
@@ -113,8 +114,10 @@ def test_a_short_pass_starts_no_worker(renderer: Renderer) -> None:
 
     async def collect() -> None:
         composer = Composer(renderer, SENDER, workers=1, min_for_worker=100)
-        async with aclosing(composer.chunks(iter(_chunks(3, 3)), NOW, 9)) as stream:
-            async for _ in stream:
+        with composer.session(NOW) as session:
+            session.expect(9)
+            for pending in [session.submit(chunk) for chunk in _chunks(3, 3)]:
+                await pending.result()
                 seen.append(len(multiprocessing.active_children()))
 
     asyncio.run(collect())
@@ -138,10 +141,13 @@ from mailflow.services.composer import Composer
 
 async def main():
     composer = Composer(Renderer(DEFAULT_TEMPLATE_DIR), SENDER, workers=1, min_for_worker=1)
-    async for _ in composer.chunks(iter(_chunks(50, 20)), datetime.now(UTC), 1000):
+    with composer.session(datetime.now(UTC)) as session:
+        session.expect(1000)
+        pending = [session.submit(chunk) for chunk in _chunks(50, 20)]
+        await pending[0].result()
         for child in multiprocessing.active_children():
             print(child.pid, flush=True)
-        time.sleep(60)  # killed here, with the worker composing the next chunk
+        time.sleep(60)  # killed here, with the worker composing the next chunks
 
 if __name__ == "__main__":
     asyncio.run(main())
