@@ -55,6 +55,43 @@ def synthetic_message_id(raw: bytes) -> str:
     return f"<{hashlib.sha256(raw).hexdigest()[:32]}.no-message-id@mailflow.invalid>"
 
 
+class OpenEscalations:
+    """`state.open_escalations(pair_id)` without a walk over every escalation per reply.
+
+    An index by pair of ``state.escalations``, kept for the list object and length it
+    was made from: `append` keeps it current, and any other change to the list (a new
+    list, an append elsewhere) makes it be built again at the next `of`.
+    """
+
+    def __init__(self, state: ProgramState) -> None:
+        self.state = state
+        self._by_pair: dict[str, list[Escalation]] = {}
+        self._made_from: tuple[list[Escalation], int] | None = None
+
+    def _current(self) -> bool:
+        made_from, escalations = self._made_from, self.state.escalations
+        return made_from is not None and made_from[0] is escalations \
+            and made_from[1] == len(escalations)
+
+    def of(self, pair_id: str) -> list[Escalation]:
+        if not self._current():
+            self._by_pair = {}
+            for esc in self.state.escalations:
+                if esc.resolved_at is None:
+                    self._by_pair.setdefault(esc.pair_id, []).append(esc)
+            self._made_from = (self.state.escalations, len(self.state.escalations))
+        return list(self._by_pair.get(pair_id, ()))
+
+    def append(self, esc: Escalation) -> None:
+        """``state.escalations.append(esc)``, with the index kept current."""
+        current = self._current()
+        self.state.escalations.append(esc)
+        if current:
+            if esc.resolved_at is None:
+                self._by_pair.setdefault(esc.pair_id, []).append(esc)
+            self._made_from = (self.state.escalations, len(self.state.escalations))
+
+
 class Inbound:
     def __init__(self, settings: Settings, repo: Repository, state: ProgramState,
                  now: datetime) -> None:
@@ -68,6 +105,7 @@ class Inbound:
         self.by_token = {reply_token(e.key): e for e in state.outbox}
         self.last_ack = last_ack_times(state.outbox)
         self.queued: list[OutboxEntry] = []
+        self.open_escalations = OpenEscalations(state)
 
     # --- entry point -------------------------------------------------------------
 
@@ -181,7 +219,7 @@ class Inbound:
     def _open(self, esc: Escalation) -> None:
         if self.repo.escalation(esc.id) is None:
             self.repo.put_escalation(esc)
-            self.state.escalations.append(esc)
+            self.open_escalations.append(esc)
 
     def _robot(self, parsed: ParsedMessage, msg_id: str) -> Handled:
         """Auto-replies and complaints are recorded, never parsed for keywords or answered."""
@@ -223,7 +261,7 @@ class Inbound:
             term_ended=self.state.term_ended(rec), last_ack_at=self.last_ack.get(
                 match.person.email),
         )
-        return decide(reply, self.state.open_escalations(match.pair.pair_id))
+        return decide(reply, self.open_escalations.of(match.pair.pair_id))
 
     def _apply(self, pair: Pair, outcome: Outcome) -> None:
         for event in outcome.events:
