@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from email.message import Message
+from functools import lru_cache
 
 from flufl.bounce import all_failures
 
@@ -221,7 +222,13 @@ def _looks_like_bounce(msg: Message) -> bool:
         return True
     if msg.get_content_type() == "multipart/report":
         return True
-    return bool(_BOUNCE_SUBJECT_RE.search(str(msg.get("Subject", ""))))
+    return _bounce_subject(str(msg.get("Subject", "")))
+
+
+@lru_cache(maxsize=4096)
+def _bounce_subject(subject: str) -> bool:
+    """Remembered by subject: most mail a program gets answers a few subjects of its own."""
+    return _BOUNCE_SUBJECT_RE.search(subject) is not None
 
 
 def _from_heuristics(msg: Message, looks_like_bounce: bool) -> Verdict | None:

@@ -17,6 +17,7 @@ from email.header import decode_header, make_header
 from email.headerregistry import AddressHeader
 from email.message import Message
 from email.policy import default as _modern_policy
+from functools import lru_cache
 
 from mailflow.domain.bounces import BounceInfo, inspect_report
 from mailflow.domain.quotes import extract_new_text, html_to_text
@@ -265,18 +266,29 @@ def _thread_ids(in_reply_to: str, references: str) -> tuple[str, ...]:
 
 def is_auto_reply(msg: Message, subject: str) -> bool:
     """RFC 3834 and the de-facto auto-reply headers, or an out-of-office subject."""
-    auto = str(msg.get("Auto-Submitted", "")).split(";")[0].strip().lower()
+    present = {name.lower() for name in msg}  # msg.get of a missing one reads them all
+
+    def get(name: str, default: object = None) -> object:
+        return msg.get(name, default) if name.lower() in present else default
+
+    auto = str(get("Auto-Submitted", "")).split(";")[0].strip().lower()
     if auto and auto != "no":
         return True
     for name in _AUTO_HEADERS:
-        value = msg.get(name)
+        value = get(name)
         if value is not None and str(value).strip().lower() not in ("no", "false", "0"):
             return True
-    if str(msg.get("Precedence", "")).strip().lower() in ("bulk", "junk", "list", "auto_reply"):
+    if str(get("Precedence", "")).strip().lower() in ("bulk", "junk", "list", "auto_reply"):
         return True
-    if msg.get("X-Auto-Response-Suppress") is not None:
+    if get("X-Auto-Response-Suppress") is not None:
         return True
-    return bool(_OOO_SUBJECT_RE.search(subject))
+    return _ooo_subject(subject)
+
+
+@lru_cache(maxsize=4096)
+def _ooo_subject(subject: str) -> bool:
+    """Remembered by subject: most mail a program gets answers a few subjects of its own."""
+    return _OOO_SUBJECT_RE.search(subject) is not None
 
 
 def _dmarc_failed(msg: Message, trusted: str | None) -> bool:
