@@ -34,7 +34,7 @@ from mailflow.mime import OutgoingMessage
 from mailflow.render import Renderer
 from mailflow.repository import Repository
 from mailflow.services import context
-from mailflow.services.composer import Composed, Composer, Draft, Pending
+from mailflow.services.composer import Composed, Composer, Draft, Message, Pending
 from mailflow.services.state import ProgramState
 
 log = logging.getLogger("mailflow.dispatch")
@@ -185,7 +185,7 @@ class Dispatcher:
         chunks = iter([entries[i:i + CHUNK] for i in range(0, len(entries), CHUNK)])
         with self.composer.session(now) as compose:
             compose.expect(len(entries))
-            pending: deque[Pending] = deque()
+            pending: deque[Pending[Draft, Message]] = deque()
 
             def submit_next() -> None:
                 chunk = next(chunks, None)
@@ -196,7 +196,8 @@ class Dispatcher:
                 submit_next()
             async with self.sender() as smtp:
                 while pending:
-                    composed = await pending.popleft().result()
+                    batch = pending.popleft()
+                    composed = list(zip(batch.batch, await batch.result(), strict=True))
                     submit_next()
                     await self._send_composed(repo, state, smtp, by_key, composed, now, report)
 
@@ -349,7 +350,8 @@ class OutboxStream:
         self.now = now
         self.report = report
         self._by_key: dict[str, OutboxEntry] = {}
-        self._queue: asyncio.Queue[tuple[ProgramState, Pending] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[ProgramState, Pending[Draft, Message]] | None] = \
+            asyncio.Queue()
         self._compose = dispatcher.composer.session(now)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -388,7 +390,7 @@ class OutboxStream:
             async with self.dispatcher.sender() as smtp:
                 while (item := await self._queue.get()) is not None and not self._stopping:
                     state, pending = item
-                    composed = await pending.result()
+                    composed = list(zip(pending.batch, await pending.result(), strict=True))
                     await self.dispatcher._send_composed(
                         self.repo, state, smtp, self._by_key, composed, self.now, self.report,
                         keep_going=lambda: not self._stopping)

@@ -49,7 +49,7 @@ def _run(composer: Composer, chunks: list[list[Draft]], *, kill_after: int | Non
             session.expect(sum(map(len, chunks)))
             pending = [session.submit(chunk) for chunk in chunks]
             for item in pending:
-                out.append(await item.result())
+                out.append(list(zip(item.batch, await item.result(), strict=True)))
                 if kill_after is not None and len(out) == kill_after:
                     for child in multiprocessing.active_children():
                         os.kill(child.pid or 0, signal.SIGKILL)
@@ -105,7 +105,7 @@ def test_a_dead_worker_leaves_the_rest_to_this_process(
                     kill_after=1)
     assert [[d.key for d, _ in c] for c in composed] == [[d.key for d in c] for c in chunks]
     assert all(isinstance(m, OutgoingMessage) for c in composed for _, m in c)
-    assert "compose worker stopped" in caplog.text
+    assert "composing worker stopped" in caplog.text
     assert not multiprocessing.active_children()
 
 

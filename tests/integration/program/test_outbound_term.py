@@ -180,11 +180,11 @@ def test_a_pass_composed_ahead_in_a_worker_delivers_each_email_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Long passes compose in a worker process: here every pass is long (chunks of 1)."""
-    from mailflow.services import composer, dispatch
+    from mailflow.services import dispatch, workers
 
-    monkeypatch.setattr(composer, "MIN_FOR_WORKER", 1)
+    monkeypatch.setattr(workers, "MIN_FOR_WORKER", 1)
     monkeypatch.setattr(dispatch, "CHUNK", 1)
-    caplog.set_level("INFO", logger="mailflow.composer")
+    caplog.set_level("INFO", logger="mailflow.workers")
     program = make_program(tmp_path / "p", start=PROGRAM_START, rows=ROWS,
                            smtp_port=server.port)
     program.at(PROGRAM_START)
