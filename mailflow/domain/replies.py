@@ -13,6 +13,7 @@ import re
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from email._header_value_parser import get_encoded_word
 from email.header import decode_header, make_header
 from email.headerregistry import AddressHeader
 from email.message import Message
@@ -178,6 +179,12 @@ _ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
 # comments, escapes, raw UTF-8, doubled spaces, dots in a bare name) goes to the parser,
 # and so does any header with "=?" in it (atoms may contain "=" and "?").
 _QWORD = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.,:;@<>()\[\]-]+"  # in a quoted name: no \ or "
+# A non-ASCII name as mail programs (and email.utils.formataddr) write it: one UTF-8
+# encoded word, a space, the address in brackets.
+# (No re.IGNORECASE: with it [A-Za-z] would match the Kelvin sign and the long s too.)
+_ENCODED_FROM_RE = re.compile(
+    rf"(?P<word>=\?[uU][tT][fF]-8\?[bBqQ]\?[^?\s]*\?=) <(?P<addr>{_ADDR_SPEC})>"
+)
 _SIMPLE_FROM_RE = re.compile(
     rf"(?:(?P<name>{_ATOM}(?: {_ATOM})*) ?|\"(?P<qname>{_QWORD}(?: {_QWORD})*)\" ?)?"
     rf"<(?P<addr>{_ADDR_SPEC})>|(?P<bare>{_ADDR_SPEC})"
@@ -209,7 +216,26 @@ def _sender(msg: Message, problems: list[str]) -> tuple[str, str]:
     if simple is not None:  # what _parsed_sender makes of it, without the parser's cost
         address = simple.group("addr") or simple.group("bare")
         return simple.group("name") or simple.group("qname") or "", address.lower()
+    encoded = _ENCODED_FROM_RE.fullmatch(text)
+    if encoded is not None:
+        name = _encoded_name(encoded.group("word"))
+        if name is not None:
+            return name, encoded.group("addr").lower()
     return _parsed_sender(text, problems)
+
+
+def _encoded_name(word: str) -> str | None:
+    """The display name the RFC 5322 parser makes of one UTF-8 encoded word (with the
+    parser's own get_encoded_word), or None when it is anything but plain: a defect,
+    other white space than single spaces between words, or an unprintable character."""
+    try:
+        token, rest = get_encoded_word(word)
+    except Exception:
+        return None
+    name = token.value
+    if rest or token.all_defects or not name.isprintable() or name != " ".join(name.split()):
+        return None
+    return name
 
 
 def _parsed_sender(text: str, problems: list[str]) -> tuple[str, str]:

@@ -14,6 +14,7 @@ import pytest
 
 from mailflow.domain.keywords import parse_keywords
 from mailflow.domain.replies import (
+    _ENCODED_FROM_RE,
     _SIMPLE_FROM_RE,
     _addresses,
     _parsed_sender,
@@ -410,3 +411,27 @@ def test_a_plain_from_reads_as_the_rfc5322_parser_reads_it(value: str) -> None:
 ])
 def test_other_from_forms_go_to_the_parser(value: str) -> None:
     assert "=?" in value or not _SIMPLE_FROM_RE.fullmatch(value)
+
+
+@pytest.mark.parametrize("value", [
+    "=?utf-8?b?WsO2w6sgw5HDusOxZXogbWVudGVlMw==?= <mentee3@lib.example>",
+    "=?UTF-8?Q?Siobh=C3=A1n_N=C3=AD_Bhriain?= <sbhriain@cityu-library.example>",
+    "=?utf-8?q?zoe=40lib.example?= <attacker@evil.example>",  # an address-like name
+    "=?utf-8?b?WmXDqw?= <a@b.example>",  # bad base64 padding: a defect, so the parser
+    "=?utf-8?q?a__b?= <a@b.example>",  # a double space
+])
+def test_an_encoded_name_reads_as_the_rfc5322_parser_reads_it(value: str) -> None:
+    assert _ENCODED_FROM_RE.fullmatch(value)
+    msg = message_from_string(f"From: {value}\nSubject: x\n\nbody\n")
+    assert _sender(msg, []) == _parsed_sender(value, []) != ("", "")
+
+
+@pytest.mark.parametrize("value", [
+    "Alex <\u212aelvin@lib.example>", "=?utf-8?q?Zo=C3=AB?= <\u212aelvin@lib.example>",
+    "\u212aelvin@lib.example",
+])
+def test_an_address_that_lower_casing_changes_is_never_read_the_fast_way(value: str) -> None:
+    msg = message_from_string(f"From: {value}\nSubject: x\n\nbody\n")
+    problems: list[str] = []
+    assert _sender(msg, problems) == ("", "")
+    assert problems and "changes when lower-cased" in problems[0]
