@@ -36,6 +36,7 @@ Result = dict[str, Any]
 
 
 LAST_CPU: list[float] = []
+WORKER_CPU: list[float] = []  # of that, the worker processes' share
 
 
 class Timed:
@@ -51,6 +52,7 @@ class Timed:
             self._profile = cProfile.Profile()
             self._profile.enable()
         self._cpu = _cpu()
+        self._own = _own_cpu()
         self._start = time.perf_counter()
         return self
 
@@ -58,11 +60,17 @@ class Timed:
         self.seconds = time.perf_counter() - self._start
         self.cpu = _cpu() - self._cpu
         LAST_CPU.append(self.cpu)
+        WORKER_CPU.append(self.cpu - (_own_cpu() - self._own))
         if self._profile is not None:
             self._profile.disable()
             folder = Path(os.environ["BENCH_PROFILE"])
             folder.mkdir(parents=True, exist_ok=True)
             self._profile.dump_stats(str(folder / f"{self.tag}.prof"))
+
+
+def _own_cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
 
 
 def _cpu() -> float:
@@ -264,6 +272,8 @@ def main() -> None:
     result = JOBS[job](json.loads(raw))
     if LAST_CPU:
         result["cpu_s"] = sum(LAST_CPU)
+        if sum(WORKER_CPU) > 0.001:
+            result["worker_cpu_s"] = round(sum(WORKER_CPU), 3)
     result["maxrss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 

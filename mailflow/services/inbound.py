@@ -109,8 +109,11 @@ class Inbound:
 
     # --- entry point -------------------------------------------------------------
 
-    def handle(self, raw: bytes) -> Handled:
-        parsed = parse_message(raw, trusted_authserv_id=self.settings.imap.trusted_authserv_id)
+    def handle(self, raw: bytes, parsed: ParsedMessage | None = None) -> Handled:
+        """Handle one message; ``parsed`` is ``parse_message(raw)`` when already made."""
+        if parsed is None:
+            parsed = parse_message(raw,
+                                   trusted_authserv_id=self.settings.imap.trusted_authserv_id)
         msg_id = parsed.message_id or synthetic_message_id(raw)
         if self.repo.processed(msg_id):
             return Handled("duplicate", PROCESSED)

@@ -4,6 +4,11 @@ Incremental by UID, with UIDVALIDITY tracked: a changed UIDVALIDITY rescans
 the folder, and Message-IDs already processed are only moved. A chunk's
 effects are stored in one commit *before* its messages are moved, so a crash
 in between reprocesses them harmlessly (they are recognised and moved).
+
+In a long poll each next chunk is fetched and parsed (in a worker process,
+`mailflow.services.workers`) while this one is handled, and the mail a chunk
+queues (acks, escalations) is handed to the caller's `MailQueue` as soon as
+the chunk is stored.
 """
 
 from __future__ import annotations
@@ -13,16 +18,18 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from mailflow.adapters.imap import ImapMailbox
 from mailflow.config import Settings
 from mailflow.domain.model import OutboxEntry
-from mailflow.domain.replies import parse_message
+from mailflow.domain.replies import ParsedMessage, parse_message
 from mailflow.errors import ConnectionFailed, MailboxError
 from mailflow.repository import Repository
 from mailflow.services.inbound import PROCESSED, Inbound, synthetic_message_id
 from mailflow.services.state import ProgramState
+from mailflow.services.workers import Batches, Pending
 
 log = logging.getLogger("mailflow.poller")
 
@@ -61,6 +68,11 @@ class MailQueue(Protocol):
     def put(self, state: ProgramState, entries: list[OutboxEntry]) -> None: ...
 
 
+def parse_all(trusted_authserv_id: str | None, raws: list[bytes]) -> list[ParsedMessage]:
+    """Parse a chunk of messages (in a worker process, for a long poll)."""
+    return [parse_message(raw, trusted_authserv_id=trusted_authserv_id) for raw in raws]
+
+
 class Poller:
     def __init__(self, settings: Settings, mailbox: MailboxFactory) -> None:
         self.settings = settings
@@ -79,32 +91,64 @@ class Poller:
                 uidvalidity = await box.select(self.settings.imap.folder)
                 last_uid = self._cursor(repo, uidvalidity)
                 uids = await box.uids_after(last_uid)
-                if outbox is not None and not dry_run:
+                if dry_run:
+                    for start in range(0, len(uids), self.settings.imap.batch_size):
+                        chunk = uids[start:start + self.settings.imap.batch_size]
+                        self._preview(await box.fetch(chunk), report)
+                    return report
+                if outbox is not None:
                     outbox.expect(len(uids))
-                size = self.settings.imap.batch_size
-                inbound: Inbound | None = None  # one read of the store per pass, kept current
-                for start in range(0, len(uids), size):
-                    chunk = uids[start:start + size]
-                    fetched = await box.fetch(chunk)
-                    if dry_run:
-                        self._preview(fetched, report)
-                        continue
-                    if inbound is None:
-                        report.state = ProgramState.load(repo, self.program, now)
-                        inbound = Inbound(self.settings, repo, report.state, now)
-                    queued_before = len(report.queued)
-                    moves = self._handle_chunk(inbound, fetched, report)
-                    if outbox is not None and len(report.queued) > queued_before:
-                        outbox.put(inbound.state, report.queued[queued_before:])
-                    for folder, moved in moves.items():
-                        if moved:
-                            await box.move(moved, folder)
-                    repo.set_meta(CURSOR, folder=self.settings.imap.folder,
-                                  uidvalidity=uidvalidity, last_uid=max(chunk))
+                with self._reader() as reader:
+                    reader.expect(len(uids))
+                    await self._handle_all(repo, now, box, uids, uidvalidity, reader, report,
+                                           outbox)
         except (ConnectionFailed, MailboxError) as exc:
             report.connection_error = str(exc)
             log.debug("poll failed: %s", exc)
         return report
+
+    def _reader(self) -> Batches[bytes, ParsedMessage]:
+        """Parses replies; in a worker process, a chunk ahead, when a poll brings many."""
+        parse = partial(parse_all, self.settings.imap.trusted_authserv_id)
+        return Batches("reading", parse, parse)
+
+    async def _handle_all(self, repo: Repository, now: datetime, box: ImapMailbox,
+                          uids: list[int], uidvalidity: int,
+                          reader: Batches[bytes, ParsedMessage], report: PollReport,
+                          outbox: MailQueue | None) -> None:
+        """Chunk by chunk: store the effects in one commit, queue the mail, then move.
+        Each next chunk is fetched and handed to the reader before this one is handled."""
+        size = self.settings.imap.batch_size
+        starts = iter(range(0, len(uids), size))
+
+        async def read_next() -> tuple[list[int], list[tuple[int, bytes]],
+                                       Pending[bytes, ParsedMessage]] | None:
+            start = next(starts, None)
+            if start is None:
+                return None
+            chunk = uids[start:start + size]
+            fetched = await box.fetch(chunk)
+            return chunk, fetched, reader.submit([raw for _, raw in fetched])
+
+        inbound: Inbound | None = None  # one read of the store per pass, kept current
+        current = await read_next()
+        while current is not None:
+            following = await read_next()
+            chunk, fetched, pending = current
+            parsed = await pending.result()
+            if inbound is None:
+                report.state = ProgramState.load(repo, self.program, now)
+                inbound = Inbound(self.settings, repo, report.state, now)
+            queued_before = len(report.queued)
+            moves = self._handle_chunk(inbound, fetched, parsed, report)
+            if outbox is not None and len(report.queued) > queued_before:
+                outbox.put(inbound.state, report.queued[queued_before:])
+            for folder, moved in moves.items():
+                if moved:
+                    await box.move(moved, folder)
+            repo.set_meta(CURSOR, folder=self.settings.imap.folder,
+                          uidvalidity=uidvalidity, last_uid=max(chunk))
+            current = following
 
     def _cursor(self, repo: Repository, uidvalidity: int) -> int:
         cursor = repo.meta(CURSOR)
@@ -118,15 +162,15 @@ class Poller:
         return int(cursor.get("last_uid", 0))
 
     def _handle_chunk(self, inbound: Inbound, fetched: list[tuple[int, bytes]],
-                      report: PollReport) -> dict[str, list[int]]:
+                      parsed: list[ParsedMessage], report: PollReport) -> dict[str, list[int]]:
         """Handle a chunk in one commit; the moves it calls for, made only after that."""
         repo = inbound.repo
         queued_before = len(inbound.queued)
         imap = self.settings.imap
         moves: dict[str, list[int]] = {imap.processed_folder: [], imap.quarantine_folder: []}
         with repo.transaction():
-            for uid, raw in fetched:
-                handled = inbound.handle(raw)
+            for (uid, raw), message in zip(fetched, parsed, strict=True):
+                handled = inbound.handle(raw, message)
                 report.outcomes[handled.outcome] += 1
                 if handled.folder == PROCESSED:
                     moves[imap.processed_folder].append(uid)

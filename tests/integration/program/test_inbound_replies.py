@@ -235,3 +235,49 @@ def test_a_hard_bounce_escalates_and_holds_mail_until_the_liaison_resolves_it(
     program.poll()
     program.at(date(2027, 3, 4))
     assert any("zoe@" in key for key in program.send_due().sent)
+
+
+@pytest.mark.parametrize("mode", ["here", "worker"])
+def test_a_long_poll_reads_and_acks_ahead_with_the_same_outcome(
+    tmp_path: Path, server: RecordingSmtpServer, imap_account: ImapAccount,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, mode: str,
+) -> None:
+    """A poll of many replies parses the next chunk and composes the acks in worker
+    processes (here: every poll is long, in chunks of 2); the outcome is the same."""
+    from mailflow.services import workers
+
+    if mode == "worker":
+        monkeypatch.setattr(workers, "MIN_FOR_WORKER", 1)
+    caplog.set_level("INFO", logger="mailflow.workers")
+    imap_account.settings()
+    toml = imap_toml(imap_account.host, imap_account.server.imaps_port, imap_account.username,
+                     IMAP_PASSWORD_ENV, imap_account.ca_file) + "batch_size = 2\n"
+    rows = [f"P{i},Men Tor{i},mentor{i}@lib.example,Men Tee{i},mentee{i}@lib.example,"
+            f"Lia Son,liaison@lib.example,,," for i in range(7)]
+    program = make_program(tmp_path / "p", start=START, rows=rows, smtp_port=server.port,
+                           imap=toml)
+    program.at(START)
+    program.send_due()
+    intros = {i: _sent(server, f"mentee{i}@lib.example", "intro") for i in range(7)}
+    imap_account.append([
+        reply_to(intros[i], f"mentee{i}@lib.example",
+                 f"MET on Monday, we talked about goal {i}\n\n" + _quote(intros[i]))
+        for i in range(7)
+    ])
+    before = len(server.messages)
+    report, sent = program.poll()
+    assert report.connection_error == "" and sent.connection_error == ""
+    assert report.outcomes["reply"] == 7
+    for what in ("reading ahead", "composing ahead"):
+        assert (what in caplog.text) == (mode == "worker"), what
+    assert "worker stopped" not in caplog.text
+    met = sorted((p, who, text.lstrip("- ")) for p, who, t, text in _events(program)
+                 if t == EventType.MET)
+    assert met == [(f"P{i}", f"mentee{i}@lib.example", f"we talked about goal {i}")
+                   for i in range(7)]
+    acks = [r.message() for r in server.messages[before:]]
+    assert sorted(str(m["To"]) for m in acks) == sorted(
+        f"Men Tee{i} <mentee{i}@lib.example>" for i in range(7))
+    assert {str(m["X-Mailflow-Kind"]) for m in acks} == {"ack"}
+    assert len(sent.sent) == 7
+    assert len(imap_account.messages("Processed")) == 7
