@@ -26,6 +26,7 @@ from mailflow.services import health
 from mailflow.services.dispatch import Dispatcher, SendReport
 from mailflow.services.poller import Poller, PollReport
 from mailflow.services.state import ProgramState
+from mailflow.services.workers import WorkerPool
 
 
 @lru_cache(maxsize=1)
@@ -127,13 +128,15 @@ class App:
         with self.repository(readonly=dry_run) as repo:
             if dry_run:
                 return await poller.poll_once(repo, now, dry_run=True), sent
-            async with self.dispatcher().stream(repo, now, sent) as outbox:
-                report = await poller.poll_once(repo, now, outbox=outbox)
-                alerts = self._health(repo, "poll", now, report.connection_error)
-                if alerts:
-                    state = report.state or ProgramState.load(
-                        repo, self.settings.program_model(), now)
-                    outbox.put(state, alerts)
+            # one worker process (for a long poll) reads the replies and composes the acks
+            with WorkerPool() as pool:
+                async with self.dispatcher().stream(repo, now, sent, pool) as outbox:
+                    report = await poller.poll_once(repo, now, outbox=outbox, pool=pool)
+                    alerts = self._health(repo, "poll", now, report.connection_error)
+                    if alerts:
+                        state = report.state or ProgramState.load(
+                            repo, self.settings.program_model(), now)
+                        outbox.put(state, alerts)
         return report, sent
 
     def import_roster(self, path: Path) -> ImportReport:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 Record = dict[str, Any]
 
@@ -25,7 +25,8 @@ class RecordStore(Protocol):
 
     def delete(self, table: str, record_id: str) -> None: ...
 
-    def transaction(self) -> AbstractContextManager[None]: ...
+    def transaction(self, *, sync: Literal["now", "background"] = "now",
+                    ) -> AbstractContextManager[None]: ...
 
     def backup(self, destination: Path) -> None: ...
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from mailflow.domain.model import (
     Escalation,
@@ -132,8 +132,10 @@ class Repository:
         self._by_message_id: dict[str, str] | None = None
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self.store.transaction():
+    def transaction(self, *, sync: Literal["now", "background"] = "now") -> Iterator[None]:
+        """One atomic commit; ``sync="background"`` returns before its fsync (see
+        adapters/store.py): for the record of an email just sent."""
+        with self.store.transaction(sync=sync):
             yield
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from mailflow.errors import TemplateError
 from mailflow.mime import OutgoingMessage, build_message
 from mailflow.render import Renderer
-from mailflow.services.workers import Batches, Pending
+from mailflow.services.workers import Batches, Pending, WorkerPool
 
 __all__ = ["Composed", "Composer", "Draft", "Message", "Pending", "compose", "compose_all"]
 
@@ -76,25 +76,24 @@ class Composer:
         self.workers = workers
         self.min_for_worker = min_for_worker
 
-    def session(self, now: datetime) -> Batches[Draft, Message]:
+    def session(self, now: datetime, *, pool: WorkerPool | None = None,
+                ) -> Batches[Draft, Message]:
+        """A pass's composing; in ``pool``'s worker (shared), or its own."""
         return Batches(
             "composing", partial(compose_all, self.renderer, self.sender, now),
-            partial(_compose_in_worker, self.sender, now),
-            initializer=_start_worker, initargs=(str(self.renderer.template_dir),),
-            workers=self.workers, min_for_worker=self.min_for_worker,
+            partial(_compose_in_worker, str(self.renderer.template_dir), self.sender, now),
+            pool=pool, workers=self.workers, min_for_worker=self.min_for_worker,
         )
 
 
 # --- in the worker process -----------------------------------------------------------
 
-_renderer: Renderer | None = None
+_renderers: dict[str, Renderer] = {}  # by template folder: compiled templates are kept
 
 
-def _start_worker(template_dir: str) -> None:
-    global _renderer
-    _renderer = Renderer(Path(template_dir))
-
-
-def _compose_in_worker(sender: str, now: datetime, drafts: list[Draft]) -> list[Message]:
-    assert _renderer is not None, "the worker was started without its renderer"
-    return compose_all(_renderer, sender, now, drafts)
+def _compose_in_worker(template_dir: str, sender: str, now: datetime,
+                       drafts: list[Draft]) -> list[Message]:
+    renderer = _renderers.get(template_dir)
+    if renderer is None:
+        renderer = _renderers[template_dir] = Renderer(Path(template_dir))
+    return compose_all(renderer, sender, now, drafts)

@@ -36,6 +36,7 @@ from mailflow.repository import Repository
 from mailflow.services import context
 from mailflow.services.composer import Composed, Composer, Draft, Message, Pending
 from mailflow.services.state import ProgramState
+from mailflow.services.workers import WorkerPool
 
 log = logging.getLogger("mailflow.dispatch")
 
@@ -201,9 +202,11 @@ class Dispatcher:
                     submit_next()
                     await self._send_composed(repo, state, smtp, by_key, composed, now, report)
 
-    def stream(self, repo: Repository, now: datetime, report: SendReport) -> OutboxStream:
-        """Send entries as they are queued (a poll's acks, chunk by chunk); see OutboxStream."""
-        return OutboxStream(self, repo, now, report)
+    def stream(self, repo: Repository, now: datetime, report: SendReport,
+               pool: WorkerPool | None = None) -> OutboxStream:
+        """Send entries as they are queued (a poll's acks, chunk by chunk); see OutboxStream.
+        ``pool``: a worker process shared with the caller (the poll's reader)."""
+        return OutboxStream(self, repo, now, report, pool)
 
     async def _send_composed(self, repo: Repository, state: ProgramState, smtp: SmtpSender,
                              by_key: dict[str, OutboxEntry], composed: list[Composed],
@@ -261,8 +264,11 @@ class Dispatcher:
     def _record_results(self, repo: Repository, state: ProgramState,
                         results: list[tuple[OutboxEntry, DeliveryError | None]],
                         now: datetime, report: SendReport) -> None:
-        """Record finished sends; what was not attempted (connection lost) stays pending."""
-        with repo.transaction():
+        """Record finished sends; what was not attempted (connection lost) stays pending.
+
+        Written at once, fsynced in the background (a killed process cannot lose it,
+        and the next email does not wait for the disk)."""
+        with repo.transaction(sync="background"):
             for entry, error in results:
                 attempts = entry.attempts + 1
                 if error is None:
@@ -344,7 +350,7 @@ class OutboxStream:
     """
 
     def __init__(self, dispatcher: Dispatcher, repo: Repository, now: datetime,
-                 report: SendReport) -> None:
+                 report: SendReport, pool: WorkerPool | None = None) -> None:
         self.dispatcher = dispatcher
         self.repo = repo
         self.now = now
@@ -352,7 +358,8 @@ class OutboxStream:
         self._by_key: dict[str, OutboxEntry] = {}
         self._queue: asyncio.Queue[tuple[ProgramState, Pending[Draft, Message]] | None] = \
             asyncio.Queue()
-        self._compose = dispatcher.composer.session(now)
+        # the first chunk is composed here: the worker is busy reading replies then
+        self._compose = dispatcher.composer.session(now, pool=pool)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 

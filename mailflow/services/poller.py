@@ -2,17 +2,19 @@
 
 Incremental by UID, with UIDVALIDITY tracked: a changed UIDVALIDITY rescans
 the folder, and Message-IDs already processed are only moved. A chunk's
-effects are stored in one commit *before* its messages are moved, so a crash
-in between reprocesses them harmlessly (they are recognised and moved).
+effects are stored (one commit per `COMMIT_EVERY` messages) *before* its
+messages are moved, so a crash in between reprocesses them harmlessly (they
+are recognised and moved).
 
 In a long poll each next chunk is fetched and parsed (in a worker process,
-`mailflow.services.workers`) while this one is handled, and the mail a chunk
-queues (acks, escalations) is handed to the caller's `MailQueue` as soon as
-the chunk is stored.
+`mailflow.services.workers`) while this one is handled, and the mail each
+commit queues (acks, escalations) is handed to the caller's `MailQueue` at
+once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -29,11 +31,12 @@ from mailflow.errors import ConnectionFailed, MailboxError
 from mailflow.repository import Repository
 from mailflow.services.inbound import PROCESSED, Inbound, synthetic_message_id
 from mailflow.services.state import ProgramState
-from mailflow.services.workers import Batches, Pending
+from mailflow.services.workers import Batches, Pending, WorkerPool
 
 log = logging.getLogger("mailflow.poller")
 
 CURSOR = "imap_cursor"
+COMMIT_EVERY = 100  # messages per commit: their acks go out while the rest are handled
 
 
 @dataclass(repr=False)
@@ -80,9 +83,11 @@ class Poller:
         self.program = settings.program_model()
 
     async def poll_once(self, repo: Repository, now: datetime, *, dry_run: bool = False,
-                        outbox: MailQueue | None = None) -> PollReport:
+                        outbox: MailQueue | None = None,
+                        pool: WorkerPool | None = None) -> PollReport:
         """Handle the new messages. The mail they call for is in `PollReport.queued`, and
-        is also put in ``outbox`` chunk by chunk, as soon as each chunk is stored."""
+        is also put in ``outbox`` chunk by chunk, as soon as each chunk is stored.
+        ``pool``: a worker process to share (with the outbox's composing)."""
         report = PollReport()
         try:
             async with self.mailbox() as box:
@@ -98,7 +103,7 @@ class Poller:
                     return report
                 if outbox is not None:
                     outbox.expect(len(uids))
-                with self._reader() as reader:
+                with self._reader(pool) as reader:
                     reader.expect(len(uids))
                     await self._handle_all(repo, now, box, uids, uidvalidity, reader, report,
                                            outbox)
@@ -107,17 +112,18 @@ class Poller:
             log.debug("poll failed: %s", exc)
         return report
 
-    def _reader(self) -> Batches[bytes, ParsedMessage]:
+    def _reader(self, pool: WorkerPool | None) -> Batches[bytes, ParsedMessage]:
         """Parses replies; in a worker process, a chunk ahead, when a poll brings many."""
         parse = partial(parse_all, self.settings.imap.trusted_authserv_id)
-        return Batches("reading", parse, parse)
+        return Batches("reading", parse, parse, pool=pool)
 
     async def _handle_all(self, repo: Repository, now: datetime, box: ImapMailbox,
                           uids: list[int], uidvalidity: int,
                           reader: Batches[bytes, ParsedMessage], report: PollReport,
                           outbox: MailQueue | None) -> None:
-        """Chunk by chunk: store the effects in one commit, queue the mail, then move.
-        Each next chunk is fetched and handed to the reader before this one is handled."""
+        """Chunk by chunk: store the effects (a commit per `COMMIT_EVERY` messages), queue
+        the mail they call for, then move the chunk. Each next chunk is fetched and
+        handed to the reader before this one is handled."""
         size = self.settings.imap.batch_size
         starts = iter(range(0, len(uids), size))
 
@@ -139,10 +145,16 @@ class Poller:
             if inbound is None:
                 report.state = ProgramState.load(repo, self.program, now)
                 inbound = Inbound(self.settings, repo, report.state, now)
-            queued_before = len(report.queued)
-            moves = self._handle_chunk(inbound, fetched, parsed, report)
-            if outbox is not None and len(report.queued) > queued_before:
-                outbox.put(inbound.state, report.queued[queued_before:])
+            moves: dict[str, list[int]] = {}
+            for start in range(0, len(fetched), COMMIT_EVERY):
+                queued_before = len(report.queued)
+                part = slice(start, start + COMMIT_EVERY)
+                for folder, moved in self._handle_chunk(inbound, fetched[part], parsed[part],
+                                                        report).items():
+                    moves.setdefault(folder, []).extend(moved)
+                if outbox is not None and len(report.queued) > queued_before:
+                    outbox.put(inbound.state, report.queued[queued_before:])
+                    await asyncio.sleep(0)  # the stream starts on them while we go on
             for folder, moved in moves.items():
                 if moved:
                     await box.move(moved, folder)
@@ -163,7 +175,7 @@ class Poller:
 
     def _handle_chunk(self, inbound: Inbound, fetched: list[tuple[int, bytes]],
                       parsed: list[ParsedMessage], report: PollReport) -> dict[str, list[int]]:
-        """Handle a chunk in one commit; the moves it calls for, made only after that."""
+        """Handle messages in one commit; the moves they call for, to make after that."""
         repo = inbound.repo
         queued_before = len(inbound.queued)
         imap = self.settings.imap

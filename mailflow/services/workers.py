@@ -3,9 +3,9 @@
 Composing emails and parsing replies are most of the CPU a long pass spends,
 and neither needs the store: a worker process can do them on a second core
 while this process talks to the servers and records results. `Batches` runs
-one such function over batches submitted in order. The first batch is done
-here (when awaited) while the worker starts; every later one goes to the
-worker at once. A short pass, a single core or a worker that dies does
+one such function over batches submitted in order, in the `WorkerPool` of the
+pass. The first batch is done here (when awaited) while the worker starts;
+every later one goes to the worker at once. A short pass, a single core or a worker that dies does
 everything here: the results are the same either way, only the time differs.
 """
 
@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 log = logging.getLogger("mailflow.workers")
 
@@ -40,26 +40,66 @@ def worker_count() -> int:
     return 1 if cores > 1 else 0
 
 
+class WorkerPool:
+    """The worker process of a pass, started on first need; `Batches` can share one
+    (a poll parses replies and composes acks in the same worker)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = worker_count() if workers is None else workers
+        self._executor: ProcessPoolExecutor | None = None
+        self._broken = False
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def usable(self) -> bool:
+        return self.workers > 0 and not self._broken
+
+    def executor(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+            )
+        return self._executor
+
+    def broken(self, what: str, why: str) -> None:
+        """The worker died: everything from now on is done in this process."""
+        if not self._broken:
+            log.warning("%s worker stopped (%s); going on in this process", what, why)
+        self._broken = True
+        self.close()
+
+    def close(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
 class Batches(Generic[T, R]):
     """``here(batch)`` and ``in_worker(batch)`` give the same results; ``in_worker`` (with
-    its arguments) must be picklable, and runs after ``initializer(*initargs)``.
+    its arguments) must be picklable: it runs in the worker process.
 
-    `expect` the number of items as soon as it is known: enough of them start a
-    worker. Close (``with``) to end the worker.
+    `expect` the number of items as soon as it is known: enough of them put the
+    worker to use. The first batch is done here, while the worker starts (or, when
+    shared, works on another kind of batch). Closing (``with``) ends the worker,
+    unless it is a shared ``pool``, which its owner closes.
     """
 
     def __init__(self, what: str, here: Callable[[list[T]], list[R]],
-                 in_worker: Callable[[list[T]], list[R]], *,
-                 initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = (),
+                 in_worker: Callable[[list[T]], list[R]], *, pool: WorkerPool | None = None,
                  workers: int | None = None, min_for_worker: int | None = None) -> None:
         self.what = what
         self.here = here
         self.in_worker = in_worker
-        self.initializer = initializer
-        self.initargs = initargs
-        self.workers = worker_count() if workers is None else workers
+        self._owns_pool = pool is None
+        self.pool = WorkerPool(workers) if pool is None else pool
         self.min_for_worker = MIN_FOR_WORKER if min_for_worker is None else min_for_worker
-        self._pool: ProcessPoolExecutor | None = None
+        self._active = False
         self._submitted = 0
 
     def __enter__(self) -> Batches[T, R]:
@@ -69,35 +109,30 @@ class Batches(Generic[T, R]):
         self.close()
 
     def expect(self, count: int) -> None:
-        """About ``count`` items will be submitted: start a worker if that pays."""
-        if self._pool is None and self.workers and count >= self.min_for_worker:
-            log.info("%s ahead in %s worker process(es)", self.what, self.workers)
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker, initargs=(self.initializer, self.initargs),
-            )
+        """About ``count`` items will be submitted: use the worker if that pays."""
+        if not self._active and self.pool.usable and count >= self.min_for_worker:
+            log.info("%s ahead in a worker process", self.what)
+            self._active = True
+            self.pool.executor()  # its process starts with the first batch submitted
 
     def submit(self, batch: list[T]) -> Pending[T, R]:
         """Start on ``batch``; await the results with ``Pending.result()``."""
         first, self._submitted = self._submitted == 0, self._submitted + 1
-        if self._pool is None or first:
+        if first or not (self._active and self.pool.usable):
             return Pending(self, batch, None)
         try:
-            future = self._pool.submit(self.in_worker, batch)
-        except (BrokenProcessPool, RuntimeError):
-            self._worker_gone("it could not take work")
+            future = self.pool.executor().submit(self.in_worker, batch)
+        except (BrokenProcessPool, RuntimeError) as exc:
+            self._worker_gone(f"it could not take work: {exc}")
             return Pending(self, batch, None)
         return Pending(self, batch, future)
 
     def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if self._owns_pool:
+            self.pool.close()
 
     def _worker_gone(self, why: str) -> None:
-        if self._pool is not None:
-            log.warning("%s worker stopped (%s); going on in this process", self.what, why)
-        self.close()
+        self.pool.broken(self.what, why)
 
 
 class Pending(Generic[T, R]):
@@ -120,13 +155,11 @@ class Pending(Generic[T, R]):
 # --- in the worker process -----------------------------------------------------------
 
 
-def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+def _start_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     parent = multiprocessing.parent_process()
     if parent is not None:  # a killed main process must not leave its worker behind
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-    if initializer is not None:
-        initializer(*initargs)
 
 
 def _exit_with(parent_sentinel: int) -> None:

@@ -156,3 +156,60 @@ def test_sigkill_at_any_moment_leaves_a_loadable_consistent_store(tmp_path: Path
         assert n >= last, "a committed transaction was lost"
         last = n
     assert last > kills, "the child should have committed many transactions"
+
+
+BACKGROUND_CHILD = r"""
+import sys
+from pathlib import Path
+from mailflow.adapters.store import TinyDBStore
+
+path = Path(sys.argv[1])
+store = TinyDBStore(path, compact_after_bytes=int(sys.argv[2]))
+counter = store.get("meta", "counter")
+n = counter["n"] if counter else 0
+print("ready", flush=True)
+while True:
+    n += 1
+    with store.transaction(sync="background"):
+        store.put("events", {"id": f"e{n}", "n": n, "text": "x" * (n % 50)})
+        store.put("outbox", {"id": f"o{n}", "n": n, "status": "sent"})
+        store.put("meta", {"id": "counter", "n": n})
+    print(n, flush=True)  # the commit has returned: a killed process must not lose it
+"""
+
+
+def test_a_background_synced_commit_is_not_lost_by_a_killed_process(tmp_path: Path) -> None:
+    """Commits that return before their fsync (a pass recording each email it sent):
+    50 kills, and every commit that returned is in the store, whole."""
+    path = tmp_path / "m.json"
+    script = tmp_path / "child.py"
+    script.write_text(BACKGROUND_CHILD)
+    rng = random.Random(20261124)
+    for i in range(50):
+        threshold = 4096 if i % 2 else 1 << 30
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(path), str(threshold)],
+            stdout=subprocess.PIPE, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"ready"
+        time.sleep(rng.uniform(0.005, 0.04))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        returned = [int(line) for line in proc.stdout.read().split()]
+        proc.stdout.close()
+        n = _check_consistent(path)
+        assert not returned or n >= returned[-1], "a commit that returned was lost"
+
+
+def test_close_waits_for_the_background_fsync(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    store = TinyDBStore(path)
+    for n in range(1, 201):
+        with store.transaction(sync="background"):
+            store.put("events", {"id": f"e{n}", "n": n})
+    store.close()
+    assert store._syncer._covered == store._syncer._requested == 200
+    reopened = TinyDBStore(path, readonly=True)
+    assert len(reopened.all("events")) == 200
+    reopened.close()
