@@ -26,14 +26,16 @@ path = Path(sys.argv[1])
 store = TinyDBStore(path, compact_after_bytes=int(sys.argv[2]))
 counter = store.get("meta", "counter")
 n = counter["n"] if counter else 0
+sync = sys.argv[3] if len(sys.argv) > 3 else "now"
 print("ready", flush=True)
 while True:
     n += 1
-    with store.transaction():
+    with store.transaction(sync=sync):
         # three records that must appear together or not at all
         store.put("events", {"id": f"e{n}", "n": n, "text": "x" * (n % 50)})
         store.put("outbox", {"id": f"o{n}", "n": n, "status": "sent"})
         store.put("meta", {"id": "counter", "n": n})
+    print(n, flush=True)  # the commit has returned
 """
 
 
@@ -131,75 +133,44 @@ def test_backup_is_one_file_that_opens_as_a_store(tmp_path: Path) -> None:
     restored.close()
 
 
-def test_sigkill_at_any_moment_leaves_a_loadable_consistent_store(tmp_path: Path) -> None:
-    """200 real processes killed mid-write; every time the store loads and is whole."""
+def _kill_while_writing(script: Path, path: Path, threshold: int, sync: str,
+                        after: float) -> list[int]:
+    """Run a writer, SIGKILL it ``after`` seconds in; the commits it saw return."""
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(path), str(threshold), sync],
+        stdout=subprocess.PIPE, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"ready"
+    time.sleep(after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    returned = [int(line) for line in proc.stdout.read().split()]
+    proc.stdout.close()
+    return returned
+
+
+@pytest.mark.parametrize("sync,kills", [("now", 200), ("background", 50)])
+def test_sigkill_at_any_moment_leaves_a_loadable_consistent_store(
+    tmp_path: Path, sync: str, kills: int
+) -> None:
+    """Real processes killed mid-write; every time the store loads and is whole, and
+    holds every commit that returned -- also those that return before their fsync
+    (``sync="background"``, for the record of an email just sent)."""
     path = tmp_path / "m.json"
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     rng = random.Random(20261123)
     last = 0
-    kills = 200
     for i in range(kills):
         # a small compaction threshold so kills also land inside snapshot rewrites
         threshold = 4096 if i % 2 else 1 << 30
-        proc = subprocess.Popen(
-            [sys.executable, str(script), str(path), str(threshold)],
-            stdout=subprocess.PIPE, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready"
-        time.sleep(rng.uniform(0.0, 0.04))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
+        returned = _kill_while_writing(script, path, threshold, sync, rng.uniform(0.0, 0.04))
         n = _check_consistent(path)
         assert n >= last, "a committed transaction was lost"
+        assert not returned or n >= returned[-1], "a commit that returned was lost"
         last = n
     assert last > kills, "the child should have committed many transactions"
-
-
-BACKGROUND_CHILD = r"""
-import sys
-from pathlib import Path
-from mailflow.adapters.store import TinyDBStore
-
-path = Path(sys.argv[1])
-store = TinyDBStore(path, compact_after_bytes=int(sys.argv[2]))
-counter = store.get("meta", "counter")
-n = counter["n"] if counter else 0
-print("ready", flush=True)
-while True:
-    n += 1
-    with store.transaction(sync="background"):
-        store.put("events", {"id": f"e{n}", "n": n, "text": "x" * (n % 50)})
-        store.put("outbox", {"id": f"o{n}", "n": n, "status": "sent"})
-        store.put("meta", {"id": "counter", "n": n})
-    print(n, flush=True)  # the commit has returned: a killed process must not lose it
-"""
-
-
-def test_a_background_synced_commit_is_not_lost_by_a_killed_process(tmp_path: Path) -> None:
-    """Commits that return before their fsync (a pass recording each email it sent):
-    50 kills, and every commit that returned is in the store, whole."""
-    path = tmp_path / "m.json"
-    script = tmp_path / "child.py"
-    script.write_text(BACKGROUND_CHILD)
-    rng = random.Random(20261124)
-    for i in range(50):
-        threshold = 4096 if i % 2 else 1 << 30
-        proc = subprocess.Popen(
-            [sys.executable, str(script), str(path), str(threshold)],
-            stdout=subprocess.PIPE, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready"
-        time.sleep(rng.uniform(0.005, 0.04))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        returned = [int(line) for line in proc.stdout.read().split()]
-        proc.stdout.close()
-        n = _check_consistent(path)
-        assert not returned or n >= returned[-1], "a commit that returned was lost"
 
 
 def test_close_waits_for_the_background_fsync(tmp_path: Path) -> None:
