@@ -68,11 +68,11 @@ class WorkerPool:
         return self._executor
 
     def broken(self, what: str, why: str) -> None:
-        """The worker died: everything from now on is done in this process."""
+        """The worker died: everything from now on is done in this process. (`close`
+        ends the pool; until then batches already given to it fail on their own.)"""
         if not self._broken:
             log.warning("%s worker stopped (%s); going on in this process", what, why)
         self._broken = True
-        self.close()
 
     def close(self) -> None:
         executor, self._executor = self._executor, None
@@ -149,6 +149,10 @@ class Pending(Generic[T, R]):
                 return await asyncio.wrap_future(self.future)
             except BrokenProcessPool as exc:
                 self.owner._worker_gone(str(exc))
+            except asyncio.CancelledError:
+                if not self.future.cancelled():
+                    raise  # this task was cancelled, not the batch
+                self.owner._worker_gone("the batch was cancelled")
         return self.owner.here(self.batch)
 
 
