@@ -315,6 +315,9 @@ class SmtpSender:
             failure = ConnectionFailed(self._explain(exc))
             log.debug("smtp conn=%s connect failed: %s", conn_id, failure)
             raise failure from None
+        except BaseException:  # cancelled mid-connect (a batch ending): leave no socket open
+            smtp.close()
+            raise
         log.info("smtp conn=%s connected", conn_id)
         return smtp
 

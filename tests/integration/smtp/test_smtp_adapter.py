@@ -352,3 +352,32 @@ async def test_cancelled_batch_leaves_no_half_open_session(
         await sender.send(make_message(99), ["a@example.org"])  # the pool still works
     await asyncio.to_thread(smtp_server.wait_idle)
     assert "<msg-99@mailflow.test>" in [m.message()["Message-ID"] for m in smtp_server.messages]
+
+
+async def test_a_connect_cancelled_before_ehlo_is_answered_closes_its_socket() -> None:
+    """A batch that ends cancels workers that are still connecting; their sockets
+    must be closed, not left for the garbage collector (a leaked connection)."""
+    closed = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 mx.test ESMTP\r\n")  # greets, then never answers EHLO
+        await writer.drain()
+        while await reader.read(1024):  # until the client closes its end
+            pass
+        closed.set()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout_seconds=30)
+    try:
+        sender = SmtpSender(settings, local_hostname="client.test")
+        opening = asyncio.create_task(sender._open(1))
+        await asyncio.sleep(0.2)  # connected and greeted, waiting for the EHLO reply
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        await asyncio.wait_for(closed.wait(), timeout=5)
+    finally:
+        server.close()
+        await server.wait_closed()
