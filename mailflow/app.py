@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -103,18 +103,14 @@ class App:
                     repo.put_outbox(alert)
         return alerts
 
-    async def _send_quietly(self, repo: Repository, now: datetime, entries: list[OutboxEntry],
-                            report: SendReport | None = None,
-                            state: ProgramState | None = None) -> None:
-        """Send reply-triggered mail and alerts now; what cannot go stays queued."""
+    async def _send_quietly(self, repo: Repository, now: datetime,
+                            entries: list[OutboxEntry]) -> None:
+        """Send alerts now; what cannot go stays queued for the next pass."""
         if not entries:
             return
-        report = report or SendReport()
-        state = state or ProgramState.load(repo, self.settings.program_model(), now)
-        try:
-            await self.dispatcher().send_entries(repo, state, entries, now, report)
-        except ConnectionFailed as exc:
-            report.connection_error = str(exc)
+        state = ProgramState.load(repo, self.settings.program_model(), now)
+        with suppress(ConnectionFailed):
+            await self.dispatcher().send_entries(repo, state, entries, now, SendReport())
 
     def imap_mailbox(self) -> ImapMailbox:
         return ImapMailbox(self.settings.imap)

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 Record = dict[str, Any]
+# "now": the commit is on disk (fsynced) when it returns; "background": it is written
+# (a killed process cannot lose it) and fsynced at once by a background thread
+Sync = Literal["now", "background"]
 
 
 class RecordStore(Protocol):
@@ -25,8 +28,7 @@ class RecordStore(Protocol):
 
     def delete(self, table: str, record_id: str) -> None: ...
 
-    def transaction(self, *, sync: Literal["now", "background"] = "now",
-                    ) -> AbstractContextManager[None]: ...
+    def transaction(self, *, sync: Sync = "now") -> AbstractContextManager[None]: ...
 
     def backup(self, destination: Path) -> None: ...
 

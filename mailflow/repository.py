@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from mailflow.domain.model import (
     Escalation,
@@ -25,7 +25,7 @@ from mailflow.domain.model import (
     Person,
     Role,
 )
-from mailflow.ports import Record, RecordStore
+from mailflow.ports import Record, RecordStore, Sync
 
 # --- records ----------------------------------------------------------------
 
@@ -132,7 +132,7 @@ class Repository:
         self._by_message_id: dict[str, str] | None = None
 
     @contextmanager
-    def transaction(self, *, sync: Literal["now", "background"] = "now") -> Iterator[None]:
+    def transaction(self, *, sync: Sync = "now") -> Iterator[None]:
         """One atomic commit; ``sync="background"`` returns before its fsync (see
         adapters/store.py): for the record of an email just sent."""
         with self.store.transaction(sync=sync):

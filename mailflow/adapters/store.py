@@ -33,12 +33,13 @@ import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from mailflow.errors import StoreError
+from mailflow.ports import Sync
 
 log = logging.getLogger("mailflow.store")
 
@@ -109,9 +110,6 @@ class SnapshotStorage(Storage):
 
     def close(self) -> None:
         pass
-
-
-Sync = Literal["now", "background"]
 
 
 def _checksum(body: str) -> str:

@@ -147,13 +147,13 @@ class Poller:
                 inbound = Inbound(self.settings, repo, report.state, now)
             moves: dict[str, list[int]] = {}
             for start in range(0, len(fetched), COMMIT_EVERY):
-                queued_before = len(report.queued)
                 part = slice(start, start + COMMIT_EVERY)
-                for folder, moved in self._handle_chunk(inbound, fetched[part], parsed[part],
-                                                        report).items():
+                part_moves, queued = self._handle_chunk(inbound, fetched[part], parsed[part],
+                                                        report)
+                for folder, moved in part_moves.items():
                     moves.setdefault(folder, []).extend(moved)
-                if outbox is not None and len(report.queued) > queued_before:
-                    outbox.put(inbound.state, report.queued[queued_before:])
+                if outbox is not None and queued:
+                    outbox.put(inbound.state, queued)
                     await asyncio.sleep(0)  # the stream starts on them while we go on
             for folder, moved in moves.items():
                 if moved:
@@ -174,8 +174,10 @@ class Poller:
         return int(cursor.get("last_uid", 0))
 
     def _handle_chunk(self, inbound: Inbound, fetched: list[tuple[int, bytes]],
-                      parsed: list[ParsedMessage], report: PollReport) -> dict[str, list[int]]:
-        """Handle messages in one commit; the moves they call for, to make after that."""
+                      parsed: list[ParsedMessage], report: PollReport,
+                      ) -> tuple[dict[str, list[int]], list[OutboxEntry]]:
+        """Handle messages in one commit; the moves they call for (to make after that)
+        and the mail they queued."""
         repo = inbound.repo
         queued_before = len(inbound.queued)
         imap = self.settings.imap
@@ -189,8 +191,9 @@ class Poller:
                 else:
                     moves[imap.quarantine_folder].append(uid)
                     report.quarantined.append((str(uid), handled.reason))
-        report.queued.extend(inbound.queued[queued_before:])
-        return moves
+        queued = inbound.queued[queued_before:]
+        report.queued.extend(queued)
+        return moves, queued
 
     def _preview(self, fetched: list[tuple[int, bytes]], report: PollReport) -> None:
         for _, raw in fetched:
