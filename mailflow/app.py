@@ -19,7 +19,7 @@ from mailflow.clock import Clock
 from mailflow.config import Settings, load_settings
 from mailflow.domain.model import OutboxEntry
 from mailflow.errors import ConnectionFailed, MailflowError
-from mailflow.render import Renderer
+from mailflow.render.engine import Renderer
 from mailflow.repository import ImportReport, Repository
 from mailflow.roster import read_roster
 from mailflow.services import health

@@ -115,7 +115,7 @@ def init(directory: Path) -> None:
 @user_errors
 def check(ctx: Context, roster_file: Path | None) -> None:
     """Validate config, roster and templates."""
-    from mailflow.checks import run_checks
+    from mailflow.services.checks import run_checks
 
     report = run_checks(ctx.app, roster_file)
     for line in report.notes:
@@ -157,7 +157,7 @@ def roster_import(ctx: Context, file: Path) -> None:
 @user_errors
 def status(ctx: Context, as_json: bool) -> None:
     """Pairs, last check-in, open escalations, service health."""
-    from mailflow.status import program_status, render_status
+    from mailflow.services.status import program_status, render_status
 
     with ctx.app.repository(readonly=True) as repo:
         result = program_status(ctx.app.settings, repo, ctx.clock.now())
@@ -178,7 +178,7 @@ def status(ctx: Context, as_json: bool) -> None:
 @user_errors
 def plan(ctx: Context, days: int, as_json: bool) -> None:
     """What will be sent, to whom, when."""
-    from mailflow.forecast import forecast, render_forecast
+    from mailflow.services.forecast import forecast, render_forecast
 
     rows = forecast(ctx.app, days)
     if as_json:
@@ -300,7 +300,7 @@ def run(ctx: Context, speed: float, until: str | None, log_format: str) -> None:
 @user_errors
 def export(ctx: Context, what: str, fmt: str, out: Path | None) -> None:
     """Export events, escalations or the outbox."""
-    from mailflow import export as exporter
+    from mailflow.services import export as exporter
 
     with ctx.app.repository(readonly=True) as repo:
         text = exporter.render(exporter.rows(repo, what), what, fmt)
@@ -333,7 +333,7 @@ def report(ctx: Context, out: Path, share_notes: bool) -> None:
     """The committee's report: engagement by month, escalations, goals, feedback (HTML)."""
     from datetime import UTC, datetime
 
-    from mailflow.report import build_report
+    from mailflow.report.page import build_report
     from mailflow.services.state import ProgramState
 
     with ctx.app.repository(readonly=True) as repo:
@@ -373,7 +373,7 @@ def templates_check(ctx: Context) -> None:
 @user_errors
 def templates_preview(ctx: Context, name: str, pair_id: str | None, out: Path | None) -> None:
     """Render one template (sample data, or a real pair's)."""
-    from mailflow.preview import preview
+    from mailflow.services.preview import preview
 
     rendered, message = preview(ctx.app, name, pair_id)
     if out is None:
@@ -402,7 +402,7 @@ def pair() -> None:
 @user_errors
 def pair_pause(ctx: Context, pair_id: str, until: Any) -> None:
     """Pause topic emails and nudges for both people in the pair."""
-    from mailflow.pairs import pause_pair
+    from mailflow.services.pairs import pause_pair
 
     until_day = pause_pair(ctx.app, pair_id, until.date() if until else None)
     click.echo(f"{pair_id}: paused until {until_day}")
@@ -414,7 +414,7 @@ def pair_pause(ctx: Context, pair_id: str, until: Any) -> None:
 @user_errors
 def pair_resume(ctx: Context, pair_id: str) -> None:
     """End a pause."""
-    from mailflow.pairs import resume_pair
+    from mailflow.services.pairs import resume_pair
 
     resume_pair(ctx.app, pair_id)
     click.echo(f"{pair_id}: resumed")
@@ -427,7 +427,7 @@ def pair_resume(ctx: Context, pair_id: str) -> None:
 @user_errors
 def pair_end(ctx: Context, pair_id: str, reason: str) -> None:
     """End the match: only the feedback request (and a mentor's letter) follow."""
-    from mailflow.pairs import end_pair
+    from mailflow.services.pairs import end_pair
 
     end_pair(ctx.app, pair_id, reason)
     click.echo(f"{pair_id}: ended")
@@ -445,8 +445,8 @@ def pair_end(ctx: Context, pair_id: str, reason: str) -> None:
 @user_errors
 def demo(directory: Path, pairs: int) -> None:
     """A whole 9-month program, end to end, on SMTP and IMAP servers run in process."""
-    from mailflow.demo import run_demo
-    from mailflow.demo_summary import guide, render
+    from mailflow.demo.program import run_demo
+    from mailflow.demo.summary import guide, render
 
     click.echo(f"Running a {pairs}-pair, 9-month mentoring program in {directory} ...\n")
     summary = run_demo(directory, pairs)
@@ -468,7 +468,7 @@ def purge(ctx: Context, before: Any, dry_run: bool) -> None:
     """Remove what people wrote (notes, HELP texts, subjects) once their term is over."""
     from zoneinfo import ZoneInfo
 
-    from mailflow.purge import purge as run_purge
+    from mailflow.services.purge import purge as run_purge
 
     program = ctx.app.settings.program
     today = ctx.clock.now().astimezone(ZoneInfo(program.timezone)).date()

@@ -30,11 +30,11 @@ from typing import Self
 import aiosmtplib
 from aiosmtplib.email import extract_sender
 
-from mailflow.adapters.smtp_batch import Item, K, Message, TokenBucket, _Batch
+from mailflow.adapters.smtp_batch import Batch, Item, K, Message, TokenBucket
 from mailflow.adapters.smtp_serialize import serialize
 from mailflow.config import SmtpSettings
 from mailflow.errors import ConnectionFailed, DeliveryError
-from mailflow.mime import OutgoingMessage
+from mailflow.render.mime import OutgoingMessage
 
 log = logging.getLogger("mailflow.smtp")
 _ids = itertools.count(1)
@@ -44,7 +44,7 @@ def _is_ascii(*texts: str) -> bool:
     return all(text.isascii() for text in texts)
 
 
-class _Connection:
+class Connection:
     """One SMTP session, opened lazily and reopened when found closed."""
 
     def __init__(self, sender: SmtpSender) -> None:
@@ -167,9 +167,9 @@ class SmtpSender:
         self._password = password if password is not None else settings.password()
         self._envelope_from = envelope_from
         self._local_hostname = local_hostname
-        self._bucket = TokenBucket(settings.rate_per_minute, burst)
-        self._slots = asyncio.Semaphore(settings.max_connections)
-        self._idle: list[_Connection] = []
+        self.bucket = TokenBucket(settings.rate_per_minute, burst)
+        self.slots = asyncio.Semaphore(settings.max_connections)
+        self._idle: list[Connection] = []
         self._tls: ssl.SSLContext | None = None
         if settings.security != "none":
             cafile = str(settings.ca_file) if settings.ca_file else None
@@ -192,14 +192,14 @@ class SmtpSender:
 
     async def send(self, message: Message, recipients: Sequence[str]) -> None:
         """Hand one message to the server; raise DeliveryError or ConnectionFailed."""
-        async with self._slots:
-            conn = self._checkout()
+        async with self.slots:
+            conn = self.checkout()
             try:
                 await conn.ensure_open()
-                await self._bucket.acquire()
-                error = await self._deliver(conn, message, recipients)
+                await self.bucket.acquire()
+                error = await self.deliver(conn, message, recipients)
             finally:
-                self._checkin(conn)
+                self.checkin(conn)
         if error is not None:
             raise error
 
@@ -219,14 +219,14 @@ class SmtpSender:
         Stopping the iteration early cancels the messages in flight (their
         outcome is unknown) -- use ``contextlib.aclosing``.
         """
-        return _Batch(self, items).run()
+        return Batch(self, items).run()
 
-    # --- internals -----------------------------------------------------------
+    # --- the pool's parts, shared with smtp_batch.Batch ------------------------
 
-    def _checkout(self) -> _Connection:
-        return self._idle.pop() if self._idle else _Connection(self)
+    def checkout(self) -> Connection:
+        return self._idle.pop() if self._idle else Connection(self)
 
-    def _checkin(self, conn: _Connection) -> None:
+    def checkin(self, conn: Connection) -> None:
         if conn.busy:  # interrupted mid-transaction: the session state is unknown
             conn.abort()
             conn.busy = False
@@ -239,8 +239,8 @@ class SmtpSender:
             raise DeliveryError("the message has no From header", temporary=False)
         return sender
 
-    async def _deliver(
-        self, conn: _Connection, message: Message, recipients: Sequence[str]
+    async def deliver(
+        self, conn: Connection, message: Message, recipients: Sequence[str]
     ) -> DeliveryError | None:
         """Run one transaction on an open connection; the error, or None when sent."""
         message_id = _message_id(message)
@@ -281,7 +281,7 @@ class SmtpSender:
             return None
         if conn.busy and conn.is_open:
             await conn.reset()  # end the half-done transaction
-        # a cancellation leaves conn.busy set, so that _checkin drops the session
+        # a cancellation leaves conn.busy set, so that checkin drops the session
         conn.busy = False
         log.warning(
             "smtp conn=%s %s failure message_id=%s code=%s: %s", conn.id,
@@ -362,7 +362,7 @@ def _root_tls_error(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
-def _stale(conn: _Connection, exc: Exception) -> bool:
+def _stale(conn: Connection, exc: Exception) -> bool:
     """A reused session that died before MAIL FROM was answered: safe to reopen once."""
     if conn.data_sent or conn.messages == 0:
         return False

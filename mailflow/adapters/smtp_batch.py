@@ -6,17 +6,40 @@ import asyncio
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
+from mailflow.config import SmtpSettings
 from mailflow.errors import ConnectionFailed, DeliveryError
-from mailflow.mime import OutgoingMessage
-
-if TYPE_CHECKING:
-    from mailflow.adapters.smtp import SmtpSender, _Connection
+from mailflow.render.mime import OutgoingMessage
 
 K = TypeVar("K")
 Message = EmailMessage | OutgoingMessage  # what mailflow composes, or any stdlib message
 Item = tuple[K, Message, Sequence[str]]
+
+
+class Session(Protocol):
+    """One connection of the pool."""
+
+    async def ensure_open(self) -> None: ...
+
+
+S = TypeVar("S", bound=Session)
+
+
+class Pool(Protocol[S]):
+    """What a batch needs of the sender (``adapters.smtp.SmtpSender``)."""
+
+    settings: SmtpSettings
+    slots: asyncio.Semaphore
+    bucket: TokenBucket
+
+    def checkout(self) -> S: ...
+
+    def checkin(self, conn: S) -> None: ...
+
+    async def deliver(
+        self, conn: S, message: Message, recipients: Sequence[str]
+    ) -> DeliveryError | None: ...
 
 
 class TokenBucket:
@@ -42,10 +65,10 @@ class TokenBucket:
             await asyncio.sleep(wait)
 
 
-class _Batch(Generic[K]):
+class Batch(Generic[K, S]):
     """Workers that share a source of items and a queue of results."""
 
-    def __init__(self, owner: SmtpSender, items: Iterable[Item[K]] | AsyncIterable[Item[K]]):
+    def __init__(self, owner: Pool[S], items: Iterable[Item[K]] | AsyncIterable[Item[K]]):
         self.owner = owner
         self.items = items
         self.lock = asyncio.Lock()
@@ -108,18 +131,18 @@ class _Batch(Generic[K]):
     async def _work(self) -> None:
         owner = self.owner
         try:
-            async with owner._slots:
-                conn = owner._checkout()
+            async with owner.slots:
+                conn = owner.checkout()
                 try:
                     await self._loop(conn)
                 finally:
-                    owner._checkin(conn)
+                    owner.checkin(conn)
         finally:
             self.live -= 1
             if self.live == 0:
                 self.results.put_nowait(None)  # every producer is gone
 
-    async def _loop(self, conn: _Connection) -> None:
+    async def _loop(self, conn: S) -> None:
         owner = self.owner
         while not (self.exhausted or self.closing):
             try:
@@ -128,13 +151,13 @@ class _Batch(Generic[K]):
                 self.failure = exc
                 self.limit = 0  # no more new connections in this batch
                 return
-            await owner._bucket.acquire()
+            await owner.bucket.acquire()
             item = await self._next()
             if item is None or self.closing:
                 return
             if self.live < self.limit and not self.exhausted:
                 self._spawn()
             key, message, recipients = item
-            error = await owner._deliver(conn, message, recipients)
+            error = await owner.deliver(conn, message, recipients)
             await self.room.acquire()
             self.results.put_nowait((key, error))

@@ -14,7 +14,7 @@ import secrets
 import sys
 from email.message import EmailMessage
 
-from mailflow.mime import OutgoingMessage
+from mailflow.render.mime import OutgoingMessage
 
 
 class _FastFoldPolicy(email.policy.EmailPolicy):

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mailflow.errors import TemplateError
-from mailflow.mime import OutgoingMessage, build_message
-from mailflow.render import Renderer
+from mailflow.render.engine import Renderer
+from mailflow.render.mime import OutgoingMessage, build_message
 from mailflow.services.workers import Batches, Pending, WorkerPool
 
 __all__ = ["Composed", "Composer", "Draft", "Message", "Pending", "compose", "compose_all"]

@@ -10,10 +10,10 @@ from collections import Counter
 from typing import Any
 
 from mailflow.domain.model import EventType, OutboxEntry, OutboxStatus, Person, Role
-from mailflow.render_context import Context, person_context
+from mailflow.render.context import Context, person_context
 from mailflow.repository import PairRecord
 from mailflow.services.state import ProgramState
-from mailflow.status import pair_state, quiet_days
+from mailflow.services.status import pair_state, quiet_days
 
 
 def _row(state: ProgramState, rec: PairRecord) -> Context:

@@ -30,10 +30,10 @@ from mailflow.domain.model import (
     OutboxStatus,
 )
 from mailflow.errors import ConnectionFailed, DeliveryError
-from mailflow.mime import OutgoingMessage
-from mailflow.render import Renderer
+from mailflow.render.engine import Renderer
+from mailflow.render.mime import OutgoingMessage
 from mailflow.repository import Repository
-from mailflow.services import context
+from mailflow.services import drafting as context
 from mailflow.services.composer import Composed, Composer, Draft, Message, Pending
 from mailflow.services.state import ProgramState
 from mailflow.services.workers import WorkerPool

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from report_program import realistic_state
 
-from mailflow.report import build_report
+from mailflow.report.page import build_report
 
 WIDTH, HEIGHT = 1200, 1600
 TIMEOUT = 120

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.mime import OutgoingMessage
-from mailflow.render import DEFAULT_TEMPLATE_DIR, Renderer
-from mailflow.render_context import sample_contexts
+from mailflow.render.engine import DEFAULT_TEMPLATE_DIR, Renderer
+from mailflow.render.mime import OutgoingMessage
+from mailflow.render.samples import sample_contexts
 from mailflow.services.composer import Composed, Composer, Draft
 
 NOW = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
@@ -136,7 +136,7 @@ import asyncio, multiprocessing, sys, time
 from datetime import datetime, UTC
 sys.path.insert(0, {tests!r})
 from test_composer import SENDER, _chunks
-from mailflow.render import DEFAULT_TEMPLATE_DIR, Renderer
+from mailflow.render.engine import DEFAULT_TEMPLATE_DIR, Renderer
 from mailflow.services.composer import Composer
 
 async def main():

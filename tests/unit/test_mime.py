@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from mailflow.mime import MAX_LINE, OutgoingMessage, build_message
-from mailflow.render import DEFAULT_TEMPLATE_DIR, TEMPLATE_NAMES, RenderedEmail, Renderer
-from mailflow.render_context import sample_contexts
+from mailflow.render.engine import DEFAULT_TEMPLATE_DIR, TEMPLATE_NAMES, RenderedEmail, Renderer
+from mailflow.render.mime import MAX_LINE, OutgoingMessage, build_message
+from mailflow.render.samples import sample_contexts
 
 WHEN = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 ARGS: dict[str, Any] = {

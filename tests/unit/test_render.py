@@ -14,16 +14,17 @@ from typing import Any
 import pytest
 
 from mailflow.errors import TemplateError
-from mailflow.mime import OutgoingMessage
-from mailflow.render import (
+from mailflow.render.context import reply_keywords
+from mailflow.render.engine import (
     DEFAULT_TEMPLATE_DIR,
     TEMPLATE_NAMES,
     Renderer,
     build_message,
     template_for,
 )
-from mailflow.render_context import reply_keywords, sample_contexts
-from mailflow.render_filters import longdate
+from mailflow.render.filters import longdate
+from mailflow.render.mime import OutgoingMessage
+from mailflow.render.samples import sample_contexts
 
 LEFTOVERS = re.compile(r"\{\{|\{%|\bNone\b|Undefined")
 

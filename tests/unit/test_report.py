@@ -29,9 +29,9 @@ from mailflow.domain.model import (
     Program,
     Role,
 )
-from mailflow.report import build_report
-from mailflow.report_charts import engagement_grids
-from mailflow.report_data import Cell, ReportData, report_data
+from mailflow.report.charts import engagement_grids
+from mailflow.report.data import Cell, ReportData, report_data
+from mailflow.report.page import build_report
 from mailflow.repository import Repository
 from mailflow.services.state import ProgramState
 

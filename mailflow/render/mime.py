@@ -25,10 +25,16 @@ from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from mailflow.render import RenderedEmail
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """A template's output: the subject, the Markdown text part and the inlined HTML part."""
+
+    subject: str
+    text: str
+    html: str
+
 
 _MSGID_RE = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 _BREAKING = {"Cc", "Zl", "Zp"}

@@ -33,10 +33,10 @@ from zoneinfo import ZoneInfo
 
 from mailflow.app import App, scaffold
 from mailflow.clock import FixedClock
-from mailflow.demo_people import COMMITTEE, Cast, make_cast
-from mailflow.demo_script import Participants
-from mailflow.demo_servers import DemoImapServer, MailCatcher
-from mailflow.demo_summary import DemoSummary, collect
+from mailflow.demo.people import COMMITTEE, Cast, make_cast
+from mailflow.demo.script import Participants
+from mailflow.demo.servers import DemoImapServer, MailCatcher
+from mailflow.demo.summary import DemoSummary, collect
 from mailflow.domain.calendar import latest_digest_at
 from mailflow.domain.schedule import add_months, term_end
 from mailflow.errors import MailflowError
@@ -235,7 +235,7 @@ class _Term:
 
 def _write_report(summary: DemoSummary, app: App, repo: object, now: datetime) -> None:
     try:
-        module = importlib.import_module("mailflow.report")
+        module = importlib.import_module("mailflow.report.page")
     except ImportError as exc:
         summary.report_note = f"not written: the report module is not available ({exc})"
         return

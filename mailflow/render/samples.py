@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 
 from mailflow.domain.model import Pair, Person, Program, Role, Topic
-from mailflow.render_context import (
+from mailflow.render.context import (
     Context,
     base_context,
     pair_email_context,
@@ -212,3 +212,8 @@ SAMPLES: dict[str, Callable[[], list[Context]]] = {
     "liaison_welcome": _liaison_welcome,
     "alert": _alert,
 }
+
+
+def sample_contexts(name: str) -> list[Context]:
+    """Contexts that exercise every branch of template ``name`` (see docs/templates.md)."""
+    return [dict(ctx) for ctx in SAMPLES[name]()]

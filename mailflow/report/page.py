@@ -1,8 +1,8 @@
 """`mailflow report`: the committee's end-of-program report, one self-contained HTML file.
 
 `build_report(state, generated_at=...)` is pure over the `ProgramState`: the
-figures come from `mailflow.report_data`, the chart geometry from
-`mailflow.report_charts`, and `report_template.html` (shipped in the package)
+figures come from `mailflow.report.data`, the chart geometry from
+`mailflow.report.charts`, and `report_template.html` (shipped in the package)
 draws them with inline SVG and inline CSS: no script, no external resource.
 Every value from the store is escaped by Jinja2's autoescape.
 
@@ -19,12 +19,12 @@ from importlib.resources import files
 from jinja2 import Environment, StrictUndefined, Template
 
 from mailflow.domain.model import EscalationReason, Role
-from mailflow.render_filters import shortdate
-from mailflow.report_charts import GLYPHS, MONTH_ABBR, ORDER, engagement_grids, summary_stack
-from mailflow.report_data import CELL_LABELS, ReportData, as_of, report_data
+from mailflow.render.filters import shortdate
+from mailflow.report.charts import GLYPHS, MONTH_ABBR, ORDER, engagement_grids, summary_stack
+from mailflow.report.data import CELL_LABELS, ReportData, as_of, report_data
 from mailflow.services.state import ProgramState
 
-TEMPLATE = "report_template.html"
+TEMPLATE = "template.html"
 
 REASONS: dict[str, str] = {
     EscalationReason.HELP: "Asked for help",
@@ -72,7 +72,7 @@ def _template() -> Template:
                       lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(shortdate=shortdate, compactdate=compactdate, percent=percent,
                        number=number, coord=coord, role=role_label, reason=reason_label)
-    source = files("mailflow").joinpath(TEMPLATE).read_text(encoding="utf-8")
+    source = files("mailflow.report").joinpath(TEMPLATE).read_text(encoding="utf-8")
     return env.from_string(source)
 
 

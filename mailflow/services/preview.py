@@ -8,10 +8,10 @@ from mailflow.app import App
 from mailflow.domain.keys import message_id, outbox_key
 from mailflow.domain.model import Kind, OutboxEntry, Role
 from mailflow.errors import TemplateError, UnknownPairError
-from mailflow.mime import OutgoingMessage, build_message
-from mailflow.render import RenderedEmail, template_names
-from mailflow.render_context import sample_contexts
-from mailflow.services import context
+from mailflow.render.engine import RenderedEmail, template_names
+from mailflow.render.mime import OutgoingMessage, build_message
+from mailflow.render.samples import sample_contexts
+from mailflow.services import drafting as context
 from mailflow.services.state import ProgramState
 
 _KIND_OF = {"intro_mentor": (Kind.INTRO, Role.MENTOR), "intro_mentee": (Kind.INTRO, Role.MENTEE),

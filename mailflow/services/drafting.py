@@ -1,7 +1,7 @@
 """Outbox entry + program state -> the template and render context it needs.
 
 The variables are the contract in docs/templates.md; the shared parts come
-from `mailflow.render_context`, the kind-specific ones are added here.
+from `mailflow.render.context`, the kind-specific ones are added here.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Any
 
 from mailflow.domain.keys import NO_PAIR
 from mailflow.domain.model import Kind, OutboxEntry, Person, Role
-from mailflow.render import template_for
-from mailflow.render_context import (
+from mailflow.render.context import (
     Context,
     base_context,
     pair_email_context,
     person_context,
 )
+from mailflow.render.engine import template_for
 from mailflow.repository import PairRecord
 from mailflow.services.digest import digest_context
 from mailflow.services.state import ProgramState

@@ -13,7 +13,7 @@ HTML, put inside ``layout.html`` and has its CSS inlined. Roster values can
 therefore never inject markup; coordinator-written Markdown (the templates
 and ``topic.body`` from config.toml) is trusted. The context every template
 receives is documented in ``docs/templates.md`` and mirrored by the sample
-contexts in :mod:`mailflow.render_context`.
+contexts in :mod:`mailflow.render.context`.
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from mailflow.errors import TemplateError
-from mailflow.mime import build_message
-from mailflow.render_filters import FILTERS, escape_for_markdown
+from mailflow.render.filters import FILTERS, escape_for_markdown
+from mailflow.render.mime import RenderedEmail, build_message
+from mailflow.render.samples import sample_contexts
 
 __all__ = [
     "DEFAULT_TEMPLATE_DIR",
@@ -57,7 +58,7 @@ __all__ = [
     "template_names",
 ]
 
-DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parent / "default_templates"
+DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "default_templates"
 EXTENSION = ".md"
 LAYOUT = "layout.html"
 TEMPLATE_NAMES: tuple[str, ...] = (
@@ -96,13 +97,6 @@ def template_for(kind: str, role: str) -> str:
     if kind not in TEMPLATE_NAMES:
         raise TemplateError(f"no template for the kind of email {kind!r}")
     return kind
-
-
-@dataclass(frozen=True)
-class RenderedEmail:
-    subject: str
-    text: str
-    html: str
 
 
 @dataclass(frozen=True)
@@ -252,7 +246,6 @@ class Renderer:
 
     def check(self) -> list[str]:
         """Render every template against the sample contexts; problems as ``file:line: msg``."""
-        from mailflow.render_context import sample_contexts
 
         problems: list[str] = []
         if not (self.template_dir / LAYOUT).is_file():

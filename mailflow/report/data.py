@@ -1,7 +1,7 @@
 """The figures of the committee's end-of-program report, computed from one `ProgramState`.
 
 Pure over the state: no clock (the state's `today`, in the program's zone, is
-"now"), no I/O. `mailflow.report` renders these figures as HTML.
+"now"), no I/O. `mailflow.report.page` renders these figures as HTML.
 
 Term months are each pair's own: month m runs from `month_start(start, m)` up to
 (not including) `month_start(start, m + 1)`. In each month a pair
@@ -32,7 +32,7 @@ from mailflow.domain.model import Event, EventType, PairState, Role
 from mailflow.domain.schedule import month_start, term_end
 from mailflow.repository import PairRecord
 from mailflow.services.state import ProgramState
-from mailflow.status import pair_state
+from mailflow.services.status import pair_state
 
 # Events a machine wrote, not the person: they are not replies.
 NOT_REPLIES = frozenset({EventType.AUTO_REPLY, EventType.BOUNCE, EventType.COMPLAINT,

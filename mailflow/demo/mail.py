@@ -29,19 +29,19 @@ def _sender_line(original: EmailMessage) -> str:
 
 
 def gmail_quote(original: EmailMessage) -> str:
-    when = _date(original).strftime("%a, %b %-d, %Y at %-I:%M %p")
+    when = sent_date(original).strftime("%a, %b %-d, %Y at %-I:%M %p")
     quoted = "\n".join(("> " + line).rstrip() for line in _plain_text(original).splitlines())
     return f"On {when} {_sender_line(original)} wrote:\n\n{quoted}\n"
 
 
 def outlook_quote(original: EmailMessage) -> str:
-    when = _date(original).strftime("%A, %B %-d, %Y %-I:%M %p")
+    when = sent_date(original).strftime("%A, %B %-d, %Y %-I:%M %p")
     return ("________________________________\n"
             f"From: {_sender_line(original)}\nSent: {when}\nTo: {original['To']}\n"
             f"Subject: {original['Subject']}\n\n{_plain_text(original)}")
 
 
-def _date(msg: EmailMessage) -> datetime:
+def sent_date(msg: EmailMessage) -> datetime:
     value = msg["Date"]
     moment = getattr(value, "datetime", None)
     return moment if isinstance(moment, datetime) else datetime.now().astimezone()

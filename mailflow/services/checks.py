@@ -43,7 +43,7 @@ def run_checks(app: App, roster_file: Path | None) -> CheckReport:
 
 
 def _check_templates(app: App, report: CheckReport) -> None:
-    from mailflow.render import Renderer
+    from mailflow.render.engine import Renderer
 
     folder = app.settings.templates_dir
     if not folder.is_dir():

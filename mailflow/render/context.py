@@ -120,10 +120,3 @@ def pair_email_context(program: Program, pair: Pair, recipient: Person, sent_on:
         "pair": pair_context(pair, program, month=month, goals=goals),
         "partner": person_context(partner) if partner else None,
     }
-
-
-def sample_contexts(name: str) -> list[Context]:
-    """Contexts that exercise every branch of template ``name`` (see docs/templates.md)."""
-    from mailflow.render_samples import SAMPLES
-
-    return [dict(ctx) for ctx in SAMPLES[name]()]

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from mailflow.render_filters import shortdate
-from mailflow.report_data import CELL_LABELS, Cell, PairRow, ReportData
+from mailflow.render.filters import shortdate
+from mailflow.report.data import CELL_LABELS, Cell, PairRow, ReportData
 
 MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                "Dec")

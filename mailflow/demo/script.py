@@ -15,9 +15,9 @@ from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-from mailflow import demo_mail
-from mailflow.demo_people import FEEDBACK, GOALS, MEETING_NOTES, Cast, PairCast, Person, Scenario
-from mailflow.demo_servers import Delivery
+from mailflow.demo import mail as demo_mail
+from mailflow.demo.people import FEEDBACK, GOALS, MEETING_NOTES, Cast, PairCast, Person, Scenario
+from mailflow.demo.servers import Delivery
 from mailflow.domain.schedule import month_start
 
 _MONTH = re.compile(r"\bMonth (\d+) of (\d+)")
@@ -83,7 +83,7 @@ class Participants:
                 continue
             msg = delivery.message()
             kind = str(msg.get("X-Mailflow-Kind", ""))
-            sent = demo_mail._date(msg).astimezone(self.zone)
+            sent = demo_mail.sent_date(msg).astimezone(self.zone)
             if who.role == "liaison":
                 self._liaison(msg, who, kind, sent)
             elif who.pair_index >= 0:
