@@ -49,7 +49,9 @@ _OOO_SUBJECT_RE = re.compile(
     r"respuesta automática|fuera de (la )?oficina|risposta automatica|fuori ufficio|"
     r"automatisch antwoord|afwezig|autosvar|frånvaro|fraværende|automatyczna odpowiedź|"
     r"poza biurem|автоответ|автоматический ответ|自動返信|自动回复|不在|resposta automática|"
-    r"ausência|ausente",
+    r"ausência|ausente|automatiskt svar|automatisk svar|automaattinen vastaus|poissa toimistolta|"
+    r"automatická odpověď|nepřítomnost|автовідповідь|автоматична відповідь|otomatik yanıt|"
+    r"ofis dışında|자동 회신|자동 응답|부재중",
     re.IGNORECASE,
 )
 
@@ -306,8 +308,8 @@ def is_auto_reply(msg: Message, subject: str) -> bool:
             return True
     if str(get("Precedence", "")).strip().lower() in ("bulk", "junk", "list", "auto_reply"):
         return True
-    if get("X-Auto-Response-Suppress") is not None:
-        return True
+    # X-Auto-Response-Suppress is not a sign: Outlook and Exchange put it on mail people
+    # write (it asks *others* not to auto-reply). SPEC section 3.
     return _ooo_subject(subject)
 
 

@@ -255,12 +255,76 @@ def test_malformed_headers_are_recorded() -> None:
     ("header", "value"),
     [("Auto-Submitted", "auto-replied"), ("Auto-Submitted", "auto-generated; owner=x"),
      ("X-Autoreply", "yes"), ("X-Autorespond", "On vacation"), ("Precedence", "bulk"),
-     ("Precedence", "junk"), ("Precedence", "list"), ("Precedence", "auto_reply"),
-     ("X-Auto-Response-Suppress", "All")],
+     ("Precedence", "junk"), ("Precedence", "list"), ("Precedence", "auto_reply")],
 )
 def test_auto_reply_headers(header: str, value: str) -> None:
     raw = _message("MET\nI am away until Monday.", **{header.replace("-", "_"): value})
     assert parse_message(raw).kind == "auto_reply"
+
+
+# An ordinary reply written in Outlook for Microsoft 365, as Exchange Online hands it on:
+# X-Auto-Response-Suppress (which asks *others* not to auto-reply), Thread-Index, the
+# x-ms-exchange-* headers, and an HTML body with Outlook's reply header block.
+OUTLOOK_REPLY = """\
+From: Ana Perez <ana.perez@example.com>
+To: Mentoring <mentoring+mf-0123456789abcdef@example.org>
+Subject: RE: Your October topic
+Thread-Topic: Your October topic
+Thread-Index: AQHZ8k3Lq2pJ7fX0S0uV1cLrGm6s9g==
+Date: Sat, 10 Oct 2026 07:30:00 +0000
+Message-ID: <AM0PR07MB1234ABCD@AM0PR07MB1234.eurprd07.prod.outlook.com>
+In-Reply-To: <0123abcd.mailflow@example.org>
+References: <0123abcd.mailflow@example.org>
+Accept-Language: en-GB, en-US
+Content-Language: en-GB
+X-MS-Has-Attach:
+X-MS-TNEF-Correlator:
+X-Auto-Response-Suppress: DR, RN, NRN, OOF, AutoReply
+x-ms-publictraffictype: Email
+x-ms-exchange-messagesentrepresentingtype: 1
+x-ms-exchange-transport-crosstenantheadersstamped: AM0PR07MB1234
+x-ms-exchange-crosstenant-originalarrivaltime: 10 Oct 2026 07:30:00.0000 (UTC)
+x-ms-exchange-crosstenant-fromentityheader: Hosted
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary="_000_AM0PR07MB1234_"
+
+--_000_AM0PR07MB1234_
+Content-Type: text/html; charset="us-ascii"
+Content-Transfer-Encoding: quoted-printable
+
+<html><head><meta http-equiv=3D"Content-Type" content=3D"text/html; charset=3D=
+us-ascii"><style type=3D"text/css" style=3D"display:none;"> P {margin-top:0;m=
+argin-bottom:0;} </style></head><body dir=3D"ltr"><div class=3D"elementToProo=
+f" style=3D"font-family: Aptos, sans-serif; font-size: 12pt;">MET yesterday, =
+we talked about her portfolio.</div><div class=3D"elementToProof">Ana</div><d=
+iv id=3D"appendonsend"></div><hr style=3D"display:inline-block;width:98%" tab=
+index=3D"-1"><div id=3D"divRplyFwdMsg" dir=3D"ltr"><font face=3D"Calibri, san=
+s-serif" style=3D"font-size:11pt" color=3D"#000000"><b>From:</b> Mentoring Co=
+mmittee &lt;mentoring@example.org&gt;<br><b>Sent:</b> Friday, October 9, 2026=
+ 8:00 AM<br><b>To:</b> Ana Perez &lt;ana.perez@example.com&gt;<br><b>Subject:=
+</b> Your October topic</font><div>&nbsp;</div></div><div>Hello Ana,<br>Reply=
+ with one word at the start of a line:<br>HELP to reach your liaison</div></b=
+ody></html>
+
+--_000_AM0PR07MB1234_--
+"""
+
+
+def test_outlook_reply_with_auto_response_suppress_is_read_like_any_other() -> None:
+    parsed = parse_message(OUTLOOK_REPLY.encode())
+    assert parsed.kind == "human"
+    assert parsed.new_text.startswith("MET yesterday")
+    assert [c.name for c in parse_keywords(parsed.new_text, reference=REF).commands] == ["met"]
+
+
+@pytest.mark.parametrize(
+    ("subject", "extra"),
+    [("Automatic reply: Your October topic", ""),
+     ("RE: Your October topic", "Auto-Submitted: auto-replied\n")],
+)
+def test_exchange_out_of_office_stays_an_auto_reply(subject: str, extra: str) -> None:
+    raw = OUTLOOK_REPLY.replace("Subject: RE: Your October topic", f"{extra}Subject: {subject}")
+    assert parse_message(raw.encode()).kind == "auto_reply"
 
 
 def test_auto_submitted_no_is_human() -> None:
@@ -271,7 +335,9 @@ def test_auto_submitted_no_is_human() -> None:
     "subject",
     ["Out of Office: Your October topic", "Automatic reply: Re: topic", "Autoreply: hi",
      "Abwesenheitsnotiz: Thema", "Réponse automatique : sujet", "Respuesta automática: tema",
-     "I am on vacation", "自動返信: テーマ"],
+     "I am on vacation", "自動返信: テーマ", "Automatiskt svar: Ämne", "Autosvar: Emne",
+     "Automaattinen vastaus: Aihe", "Automatická odpověď: Téma", "Автовідповідь: Тема",
+     "Otomatik yanıt: Konu", "자동 회신: 주제"],
 )
 def test_out_of_office_subjects(subject: str) -> None:
     assert parse_message(_message("Back on Monday.", subject=subject)).kind == "auto_reply"
