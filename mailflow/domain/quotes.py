@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 
 import html2text
 
+from mailflow.domain.clientwords import HEADER_NAMES, SEPARATORS, WROTE_WORDS
+
 EMPTY, DELIM, SIG, MARKER, HEADER, QUOTE, TEXT = "e", "d", "s", "b", "h", "q", "t"
 
 # Most of a reply is quoted history, and the history is mostly mailflow's own emails: the
@@ -47,6 +49,21 @@ _QUOTE_PREFIX_RE = re.compile(r"^(?:\s*(?:[A-Za-z]{1,10}>|>|\|))+\s?")
 _DELIM_RE = re.compile(r"^\s*(?:[-_=*#~+—–•·](?:\s?[-_=*#~+—–•·])+|ᐧ|--\s)\s*$")
 # "26.06.2014, 14:41, "Alexander L" <abc@example.com>:" (Yandex, Mail.ru) above a quote.
 _DATE_ADDR_COLON_RE = re.compile(r"\d{1,2}:\d{2}.*<[^<>@\s]+@[^<>\s]+>\s*:\s*$")
+# An attribution known by its shape, with no verb: it starts with a date (after at most a
+# weekday), has a time soon after, and an address that ends the line but for a colon.
+# Yandex "26.06.2014, 14:41, "Name" <addr>:", Mail.ru "Friday, 9 October 2026, 8:00 +03:00
+# from addr <addr>:", Gmail in Russian "пт, 9 окт. 2026 г. в 08:00, Name <addr>:" and in
+# Japanese "2026年10月9日(金) 8:00 Name <addr>:".
+_SHAPE_DATE = (r"(?:\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{1,4}|\d{4}\s*[年년]"
+               r"|\d{1,2}\.?\s+[^\W\d_]{3,}\.?,?\s+\d{4}|[^\W\d_]{3,}\.?\s+\d{1,2},?\s+\d{4})")
+_SHAPE_TIME = r"\d{1,2}[:.]\d{2}(?!\d)"
+_ADDRESS = r"(?:<\s*[^<>@\s]+@[^<>\s]+>|(?<![^\s(\[\"'])[^<>@\s(\[\"']+@[\w-]+(?:\.[\w-]+)+)"
+_ATTRIBUTION_RE = re.compile(
+    r"^\s*(?:[^\W\d_]{1,12}\.?,?\s+)?" + _SHAPE_DATE + r".{0,40}?" + _SHAPE_TIME + r".{0,160}?"
+    + _ADDRESS + r"[>)\]\"'»]*\s*[:：]\s*$"
+)
+# "Name <addr>:" alone: an attribution only directly above a quote.
+_NAME_ADDR_RE = re.compile(r"^\s*[^<>:@]{1,80}<[^<>@\s]+@[^<>\s]+>\s*[:：]\s*$")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 
 # Mobile and client signatures ("Sent from my iPhone" and friends), whole line. One
@@ -72,13 +89,7 @@ _SIG_RE = re.compile(
 )
 
 # "On <date>, <someone> wrote:" closers in many languages.
-_WROTE_WORDS = (
-    "wrote", "writes", "a écrit", "schrieb", "escribió", "escreveu", "geschreven", "schreef",
-    "ha scritto", "skrev", "napisał(a)", "napisał", "napisała", "написал(а)", "написал",
-    "написала", "пише", "написав", "写道", "寫道", "kirjoitti", "napsal", "írta", "yazdı",
-    "έγραψε",
-)
-_WROTE = "(" + "|".join(r"\s+".join(map(re.escape, w.split())) for w in _WROTE_WORDS) + ")"
+_WROTE = "(" + "|".join(r"\s+".join(map(re.escape, w.split())) for w in WROTE_WORDS) + ")"
 _WROTE_END_RE = re.compile(
     _WROTE + r"(\s*[:：]?\s*(-{2,})?|\s[^:]{1,120}:)\s*$|^\s*>:\s*$"
     # German, Scandinavian: "<name> schrieb am <date> um 11:53 Uhr:", "skrev <name> <addr>:"
@@ -91,7 +102,7 @@ _WROTE_END_RE = re.compile(
 # reversed: its end anchor becomes the start, its words are spelled backwards) at a
 # fraction of the cost. tests/corpus checks the two agree on every corpus line.
 _WROTE_REVERSED = "(?:" + "|".join(
-    r"\s+".join(re.escape(piece[::-1]) for piece in reversed(w.split())) for w in _WROTE_WORDS
+    r"\s+".join(re.escape(piece[::-1]) for piece in reversed(w.split())) for w in WROTE_WORDS
 ) + ")"
 _WROTE_END_REVERSED_RE = re.compile(
     r"\s*(?:(?:-{2,})?\s*[:：]?\s*|:[^:]{1,120}\s)" + _WROTE_REVERSED
@@ -114,22 +125,12 @@ _GMAIL_DATE_RE = re.compile(
 )
 # The leading runs are possessive (*+): the phrase starts with a letter, so giving back
 # any of those characters can never make a match; trying it cost most of the time.
+_SEPARATOR = "|".join(r"\s+".join(map(re.escape, p.split())) for p in SEPARATORS)
 _ORIGINAL_RE = re.compile(
-    r"^[\s>*_]*+(-{2,}|_{2,})?[\s*]*+(original message|ursprüngliche nachricht|mensaje original|"
-    r"message d'origine|messaggio originale|oorspronkelijk bericht|originalmeddelande|"
-    r"wiadomość oryginalna|исходное сообщение|forwarded message|weitergeleitete nachricht|"
-    r"mensaje reenviado|message transféré|mensagem original|mensagem encaminhada)"
-    r"[\s*]*(-{2,}|_{2,})?[\s*]*:?\s*$"
-    r"|^[\s>]*+(begin forwarded message|anfang der weitergeleiteten nachricht|"
-    r"début du message réexpédié|inicio del mensaje reenviado)\s*:\s*$",
+    r"^[\s>*_]*+(-{2,}|_{2,})?[\s*]*+(" + _SEPARATOR + r")[\s*]*(-{2,}|_{2,})?[\s*]*[:：]?\s*$",
     re.IGNORECASE,
 )
-_HEADER_NAMES = (
-    "from|sent|to|cc|bcc|subject|date|reply-to|von|gesendet|an|betreff|datum|da|risposta|data|a|"
-    "oggetto|inviato|de|enviado|para|asunto|fecha|från|skickat|till|ämne|envoyé|à|objet|van|"
-    "verzonden|aan|onderwerp|od|wysłano|do|temat|от|отправлено|кому|тема|дата|fra|sendt|til|emne|"
-    "kopie|cc"
-)
+_HEADER_NAMES = "|".join(r"\s+".join(map(re.escape, h.split())) for h in HEADER_NAMES)
 _HEADER_RE = re.compile(
     r"^\s*[*_]{0,2}(" + _HEADER_NAMES + r")\s*[*_]{0,2}\s*[:：]\s*[*_]{0,2}\s*\S", re.IGNORECASE
 )
@@ -162,6 +163,25 @@ def _header_line(line: str) -> bool:
     return _HEADER_RE.match(line) is not None
 
 
+def _could_be_attribution(line: str) -> bool:
+    return "@" in line and line.rstrip().endswith((":", "：")) and len(line) <= 300
+
+
+@_remembered
+def _attribution(line: str) -> bool:
+    """Is this (unquoted) line an attribution by its shape: date, time, address, ":"?"""
+    return _could_be_attribution(line) and _ATTRIBUTION_RE.match(line) is not None
+
+
+def _wrapped_attribution(lines: Sequence[str], j: int) -> bool:
+    """Is lines[j] the second half of an attribution wrapped over two lines?"""
+    above = lines[j - 1].rstrip()
+    if not above.strip() or len(above) > 200 or _QUOTE_RE.match(above):
+        return False
+    glue = "" if above.endswith("<") else " "
+    return _ATTRIBUTION_RE.match(above + glue + lines[j].strip()) is not None
+
+
 def _quote_follows(lines: Sequence[str], j: int) -> bool:
     nxt = next((line for line in lines[j + 1 : j + 4] if line.strip()), "")
     return bool(_QUOTE_RE.match(nxt))
@@ -179,6 +199,13 @@ def _markers(lines: Sequence[str]) -> dict[int, int]:
         if _single_marker(line) or (_date_addr_end(line) and _quote_follows(lines, j)):
             found[j] = 1
             continue
+        if _could_be_attribution(line) and not _QUOTE_RE.match(line):
+            if _attribution(line) or (_NAME_ADDR_RE.match(line) and _quote_follows(lines, j)):
+                found[j] = 1
+                continue
+            if j and j - 1 not in found and _wrapped_attribution(lines, j):
+                found[j - 1] = 2
+                continue
         if len(line) > 300:
             continue
         if not _wrote_end(line):
