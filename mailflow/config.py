@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from mailflow.domain.keywords import KEYWORD_NAMES
 from mailflow.domain.model import Program, Topic
 from mailflow.errors import ConfigError
 
@@ -200,11 +201,6 @@ class ScheduleSettings(_Section):
     def _digest_spec(cls, value: str) -> str:
         parse_digest_spec(value)
         return value
-
-
-KEYWORD_NAMES = (
-    "met", "not_met", "goal", "help", "pause", "resume", "end", "letter", "resolved",
-)
 
 
 class PrivacySettings(_Section):

@@ -14,46 +14,21 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from mailflow.domain.keywords import help_lines
 from mailflow.domain.model import Pair, Person, Program
 from mailflow.domain.schedule import term_end
 
 Context = dict[str, Any]
 
-# (word, meaning): what a participant or liaison can reply, as shown in emails.
-_MET = ("MET", "we met. Add the date and a few notes if you like, "
-        "e.g. “MET 3 October, talked about my first-year review”")
-_NOT_MET = ("NOT MET", "we could not meet this month (a word on why helps, if you like)")
-_GOAL = ("GOAL", "record a goal for the mentorship, "
-         "e.g. “GOAL present a poster at the state library conference”")
-_HELP = ("HELP", "ask your liaison to get in touch; what you write after HELP goes to "
-         "the liaison only")
-_PAUSE = ("PAUSE", "pause these emails for 30 days, or until a date: “PAUSE until 15 January”")
-_RESUME = ("RESUME", "start the emails again after a pause")
-_END = ("END", "ask to end the match: no fault and no explanation needed; "
-        "your liaison will follow up")
-_LETTER = ("LETTER", "receive a letter recognising your service as a mentor, "
-           "for your records or dossier")
-_RESOLVED = ("RESOLVED", "close this escalation; add a short note for the committee if you like")
-
-_PARTICIPANT_KINDS = {"intro", "topic", "nudge", "closing", "ack"}
-
-
 def reply_keywords(kind: str, role: str, *, term_ended: bool = False) -> list[dict[str, str]]:
     """The keywords that apply to ``role`` for an email of ``kind``, as ``{word, meaning}``.
 
-    Participants: MET .. END during the term; mentors LETTER once the term has
-    ended. Liaisons: RESOLVED on an escalation. Coordinators: none.
+    Each keyword's class says where it is listed and what its line says
+    (`mailflow.domain.keywords`): participants MET .. END during the term; mentors
+    LETTER once the term has ended; liaisons RESOLVED on an escalation.
     """
-    kind, role = str(kind), str(role)
-    chosen: list[tuple[str, str]] = []
-    if role in ("mentor", "mentee"):
-        if kind in _PARTICIPANT_KINDS and not term_ended:
-            chosen = [_MET, _NOT_MET, _GOAL, _HELP, _PAUSE, _RESUME, _END]
-        elif kind in ("feedback", "ack") and role == "mentor":
-            chosen = [_LETTER]
-    elif role == "liaison" and kind == "escalation":
-        chosen = [_RESOLVED]
-    return [{"word": word, "meaning": meaning} for word, meaning in chosen]
+    return [{"word": word, "meaning": meaning}
+            for word, meaning in help_lines(kind, role, term_ended=term_ended)]
 
 
 def first_name(name: str) -> str:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
-from mailflow.domain.keywords import KEYWORD_NAMES, REGISTRY, parse_keywords
+from mailflow.domain.effects import Decision, Reply, decide
+from mailflow.domain.keywords import (
+    KEYWORD_NAMES,
+    REGISTRY,
+    Command,
+    Context,
+    help_lines,
+    parse_keywords,
+    register,
+)
+from mailflow.domain.keywords.base import ParticipantKeyword
+from mailflow.domain.model import EventType, Kind, Pair, Person, Role
 
 REF = date(2026, 10, 10)  # a Saturday
 
@@ -91,5 +102,46 @@ def test_line_is_kept_for_the_ack() -> None:
     assert command.line == "MET: Oct 3 - good"
 
 
-def test_every_keyword_name_is_registered() -> None:
-    assert set(REGISTRY) == set(KEYWORD_NAMES)
+def test_every_keyword_has_its_words_and_help_line_and_is_listed_somewhere() -> None:
+    assert KEYWORD_NAMES == tuple(REGISTRY)
+    for name, cls in REGISTRY.items():
+        assert cls.name == name and cls.words and cls.help, name
+        assert any(help_lines(kind, role, term_ended=ended) for kind in Kind for role in Role
+                   for ended in (False, True) if (cls.words[0], cls.help) in
+                   help_lines(kind, role, term_ended=ended)), name
+
+
+class Thanks(ParticipantKeyword):
+    """A keyword made in a test: its class is all it takes."""
+
+    name, words, takes_note = "thanks", ("THANKS", "CHEERS"), False
+    help = "say thank you"
+
+    def command(self, rest: str, line: str, ctx: Context) -> Command:
+        return Command(self.name, rest.strip(" ,").upper(), None, line, self)
+
+    def by_participant(self, d: Decision, cmd: Command) -> None:
+        d.event(EventType.NOTE, f"thanks {cmd.text}")
+        d.record("Your thanks")
+
+
+def test_a_new_keyword_is_one_registered_class() -> None:
+    register(Thanks)
+    try:
+        result = parse_keywords("cheers, all of you\nMET", reference=REF)
+        assert [(c.name, c.text) for c in result.commands] == [("thanks", "ALL OF YOU"),
+                                                                 ("met", "")]
+        assert ("THANKS", "say thank you") in help_lines("topic", "mentee")
+        assert ("THANKS", "say thank you") not in help_lines("escalation", "liaison")
+        mentee = Person("Mo Mentee", "mo@example.org", Role.MENTEE)
+        pair = Pair("P1", Person("Al", "al@example.org", Role.MENTOR), mentee,
+                    Person("Li", "li@example.org", Role.LIAISON))
+        when = datetime(2026, 10, 10, 9, tzinfo=UTC)
+        outcome = decide(Reply(pair, mentee, "<m1>", when, None, result.commands, "", False),
+                         [])
+        assert [(e.type, e.text) for e in outcome.events] == [
+            (EventType.NOTE, "thanks ALL OF YOU"), (EventType.MET, "")]
+        assert outcome.recorded == ["Your thanks", "Meeting on 2026-10-10"]
+    finally:
+        del REGISTRY["thanks"]
+    assert parse_keywords("THANKS", reference=REF).commands == ()
