@@ -2,15 +2,18 @@
 
 The services talk to a `Repository`; it turns pairs, outbox entries, events
 and escalations into plain records for whatever `RecordStore` holds them.
+It is also the one write path for a pass's view of the program: every record
+it stores is handed to the views that follow it (`Repository.follow`).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from mailflow.domain.model import (
     Escalation,
@@ -126,10 +129,30 @@ class ImportReport:
     missing: list[str] = field(default_factory=list)
 
 
+class Follower(Protocol):
+    """A view of the program kept current by the repository (services/state.py)."""
+
+    def stored_outbox(self, entry: OutboxEntry) -> None: ...
+
+    def stored_escalation(self, esc: Escalation) -> None: ...
+
+    def stored_event(self, event: Event) -> None: ...
+
+    def stored_pair(self, rec: PairRecord) -> None: ...
+
+    def stored_processed(self, record: Record) -> None: ...
+
+
 class Repository:
     def __init__(self, store: RecordStore) -> None:
         self.store = store
         self._by_message_id: dict[str, str] | None = None
+        self._followers: weakref.WeakSet[Follower] = weakref.WeakSet()
+
+    def follow(self, follower: Follower) -> None:
+        """Hand ``follower`` every record stored from now on, for as long as it lives:
+        it sees what the store's own reads see (a transaction's puts at once)."""
+        self._followers.add(follower)
 
     @contextmanager
     def transaction(self, *, sync: Sync = "now") -> Iterator[None]:
@@ -151,6 +174,8 @@ class Repository:
 
     def put_pair(self, rec: PairRecord) -> None:
         self.store.put("pairs", pair_to_record(rec))
+        for follower in self._followers:
+            follower.stored_pair(rec)
 
     def import_pairs(self, pairs: Iterable[Pair]) -> ImportReport:
         """Add new pairs and update existing ones by pair_id; never delete."""
@@ -196,6 +221,8 @@ class Repository:
         self.store.put("outbox", outbox_to_record(entry))
         if self._by_message_id is not None:
             self._by_message_id[entry.message_id] = entry.key
+        for follower in self._followers:
+            follower.stored_outbox(entry)
 
     def outbox_by_message_id(self, message_id: str) -> OutboxEntry | None:
         if self._by_message_id is None:
@@ -208,6 +235,8 @@ class Repository:
     # events
     def add_event(self, event_id: str, event: Event) -> None:
         self.store.put("events", event_to_record(event_id, event))
+        for follower in self._followers:
+            follower.stored_event(event)
 
     def events(self) -> list[Event]:
         return sorted((event_from_record(r) for r in self.store.all("events").values()),
@@ -224,6 +253,8 @@ class Repository:
 
     def put_escalation(self, e: Escalation) -> None:
         self.store.put("escalations", escalation_to_record(e))
+        for follower in self._followers:
+            follower.stored_escalation(e)
 
     # processed incoming messages (dedup by Message-ID)
     def processed(self, message_id: str) -> Record | None:
@@ -231,8 +262,10 @@ class Repository:
 
     def mark_processed(self, message_id: str, outcome: str, at: datetime,
                        **details: Any) -> None:
-        self.store.put("processed", {"id": message_id, "outcome": outcome,
-                                     "at": at.isoformat(), **details})
+        record = {"id": message_id, "outcome": outcome, "at": at.isoformat(), **details}
+        self.store.put("processed", record)
+        for follower in self._followers:
+            follower.stored_processed(record)
 
     def processed_records(self) -> list[Record]:
         return list(self.store.all("processed").values())

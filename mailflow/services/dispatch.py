@@ -97,7 +97,6 @@ class Dispatcher:
                 if entry.kind == Kind.ESCALATION and entry.status == OutboxStatus.PENDING:
                     entry = self._open_quiet_escalation(repo, state, entry)
                 repo.put_outbox(entry)
-                state.outbox.append(entry)
                 report.recorded += 1
                 if entry.status == OutboxStatus.SKIPPED:
                     report.skipped.append(entry)
@@ -108,7 +107,6 @@ class Dispatcher:
         esc = Escalation(escalation_id(entry.pair_id, EscalationReason.QUIET, entry.key),
                          entry.pair_id, entry.person, EscalationReason.QUIET, "", entry.due_at)
         repo.put_escalation(esc)
-        state.escalations.append(esc)
         return replace(entry, context={**entry.context, "escalation_id": esc.id})
 
     def due_now(self, repo: Repository, state: ProgramState, now: datetime) -> list[PlannedEmail]:
@@ -144,7 +142,6 @@ class Dispatcher:
                       "roster and re-import (or the liaison replies RESOLVED to the bounce)")
             skipped = replace(entry, status=OutboxStatus.SKIPPED, last_error=reason)
             repo.put_outbox(skipped)
-            state.outbox.append(skipped)
             report.skipped.append(skipped)
         return keep
 
@@ -158,8 +155,7 @@ class Dispatcher:
             and (e.next_attempt_at is None or e.next_attempt_at <= now)
             and (kinds is None or e.kind in kinds)
         ]
-        latest = {e.key: e for e in ready}  # state.outbox may hold an older copy of a key
-        return sorted(latest.values(), key=lambda e: (e.due_at, e.key))
+        return sorted(ready, key=lambda e: (e.due_at, e.key))
 
     def draft(self, entry: OutboxEntry, state: ProgramState) -> Draft:
         """What composing the entry's email needs; context.MissingContext if it cannot."""
@@ -287,7 +283,6 @@ class Dispatcher:
                     report.failed.append((entry.key, str(error)))
                     log.error("failed key=%s: %s", entry.key, error)
                 repo.put_outbox(updated)
-                state.outbox.append(updated)
 
     # --- the pass -------------------------------------------------------------------
 
@@ -333,7 +328,6 @@ class Dispatcher:
                          "details": details},
             )
             repo.put_outbox(entry)
-            state.outbox.append(entry)
             alerts.append(entry)
         await self.send_entries(repo, state, alerts, now, SendReport())
 

@@ -82,7 +82,7 @@ def _pair_extras(entry: OutboxEntry, state: ProgramState, rec: PairRecord,
 
 def _escalation_extras(entry: OutboxEntry, state: ProgramState, rec: PairRecord) -> Context:
     esc_id = entry.context.get("escalation_id", "")
-    esc = next((e for e in state.escalations if e.id == esc_id), None)
+    esc = state.escalation(esc_id)
     if esc is None:
         raise MissingContext(f"escalation {esc_id!r} is not in the store")
     reporter_email = entry.context.get("reporter")

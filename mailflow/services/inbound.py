@@ -55,43 +55,6 @@ def synthetic_message_id(raw: bytes) -> str:
     return f"<{hashlib.sha256(raw).hexdigest()[:32]}.no-message-id@mailflow.invalid>"
 
 
-class OpenEscalations:
-    """`state.open_escalations(pair_id)` without a walk over every escalation per reply.
-
-    An index by pair of ``state.escalations``, kept for the list object and length it
-    was made from: `append` keeps it current, and any other change to the list (a new
-    list, an append elsewhere) makes it be built again at the next `of`.
-    """
-
-    def __init__(self, state: ProgramState) -> None:
-        self.state = state
-        self._by_pair: dict[str, list[Escalation]] = {}
-        self._made_from: tuple[list[Escalation], int] | None = None
-
-    def _current(self) -> bool:
-        made_from, escalations = self._made_from, self.state.escalations
-        return made_from is not None and made_from[0] is escalations \
-            and made_from[1] == len(escalations)
-
-    def of(self, pair_id: str) -> list[Escalation]:
-        if not self._current():
-            self._by_pair = {}
-            for esc in self.state.escalations:
-                if esc.resolved_at is None:
-                    self._by_pair.setdefault(esc.pair_id, []).append(esc)
-            self._made_from = (self.state.escalations, len(self.state.escalations))
-        return list(self._by_pair.get(pair_id, ()))
-
-    def append(self, esc: Escalation) -> None:
-        """``state.escalations.append(esc)``, with the index kept current."""
-        current = self._current()
-        self.state.escalations.append(esc)
-        if current:
-            if esc.resolved_at is None:
-                self._by_pair.setdefault(esc.pair_id, []).append(esc)
-            self._made_from = (self.state.escalations, len(self.state.escalations))
-
-
 class Inbound:
     def __init__(self, settings: Settings, repo: Repository, state: ProgramState,
                  now: datetime) -> None:
@@ -105,7 +68,6 @@ class Inbound:
         self.by_token = {reply_token(e.key): e for e in state.outbox}
         self.last_ack = last_ack_times(state.outbox)
         self.queued: list[OutboxEntry] = []
-        self.open_escalations = OpenEscalations(state)
 
     # --- entry point -------------------------------------------------------------
 
@@ -167,7 +129,6 @@ class Inbound:
         event = Event(self.now, pair_id, person.lower(), role, kind, day, text, msg_id)
         index = len(self.state.events_by_pair.get(pair_id, ()))
         self.repo.add_event(f"{msg_id}#{kind}#{index}", event)
-        self.state.events_by_pair.setdefault(pair_id, []).append(event)
         return event
 
     def _queue(self, pair_id: str, email: EmailToSend) -> None:
@@ -181,7 +142,6 @@ class Inbound:
                             email.kind, email.period, self.now, message_id(key, self.domain),
                             context=context)
         self.repo.put_outbox(entry)
-        self.state.outbox.append(entry)
         self.queued.append(entry)
         if email.kind == Kind.ACK:
             self.last_ack[email.person.email] = self.now
@@ -222,7 +182,6 @@ class Inbound:
     def _open(self, esc: Escalation) -> None:
         if self.repo.escalation(esc.id) is None:
             self.repo.put_escalation(esc)
-            self.open_escalations.append(esc)
 
     def _robot(self, parsed: ParsedMessage, msg_id: str) -> Handled:
         """Auto-replies and complaints are recorded, never parsed for keywords or answered."""
@@ -264,7 +223,7 @@ class Inbound:
             term_ended=self.state.term_ended(rec), last_ack_at=self.last_ack.get(
                 match.person.email),
         )
-        return decide(reply, self.open_escalations.of(match.pair.pair_id))
+        return decide(reply, self.state.open_escalations(match.pair.pair_id))
 
     def _apply(self, pair: Pair, outcome: Outcome) -> None:
         for event in outcome.events:
@@ -276,12 +235,9 @@ class Inbound:
             if esc.reason == EscalationReason.BOUNCE:  # the liaison sorted the address out
                 self.repo.clear_bouncing({p.email for p in pair.participants})
             self.repo.put_escalation(esc)
-            self.state.escalations = [e for e in self.state.escalations if e.id != esc.id]
-            self.state.escalations.append(esc)
         if outcome.new_state is not None:
             rec = self.state.pairs[pair.pair_id]
             updated = replace(rec, state=outcome.new_state, state_since=self.now)
             self.repo.put_pair(updated)
-            self.state.pairs[pair.pair_id] = updated
         for email in outcome.emails:
             self._queue(pair.pair_id, email)

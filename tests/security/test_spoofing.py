@@ -106,7 +106,7 @@ def test_forged_replies_never_act_and_are_quarantined_and_reported(
     with app.repository(readonly=True) as repo:
         state = ProgramState.load(repo, app.settings.program_model(), program.clock.now())
     coordinator = Person("Committee", "committee@lib.example", Role.COORDINATOR)
-    digest = digest_context(state.outbox[0], state, coordinator)
+    digest = digest_context(next(iter(state.outbox)), state, coordinator)
     assert len(digest["quarantined"]) == len(FORGERIES)
     assert all(item["reason"] for item in digest["quarantined"])
 
