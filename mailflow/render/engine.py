@@ -39,11 +39,11 @@ from jinja2 import (
 )
 from jinja2.exceptions import SecurityError
 from jinja2.loaders import split_template_path
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from mailflow.errors import TemplateError
 from mailflow.render.filters import FILTERS, escape_for_markdown
+from mailflow.render.limits import BoundedSandbox, RenderLimitError, bounded_render
 from mailflow.render.mime import RenderedEmail, build_message
 from mailflow.render.samples import sample_contexts
 
@@ -199,7 +199,8 @@ class Renderer:
 
     @staticmethod
     def _environment(loader: BaseLoader, *, autoescape: bool) -> Environment:
-        env = ImmutableSandboxedEnvironment(
+        env = BoundedSandbox(
+            filters=FILTERS,
             loader=loader,
             undefined=_StrictUndefined,
             autoescape=autoescape,
@@ -209,7 +210,6 @@ class Renderer:
             lstrip_blocks=True,
             auto_reload=True,
         )
-        env.filters.update(FILTERS)
         env.globals.pop("lipsum", None)
         return env
 
@@ -268,7 +268,8 @@ class Renderer:
 
     def _run(self, env: Environment, template: str, ctx: Mapping[str, Any]) -> str:
         try:
-            return env.get_template(template).render(ctx)
+            with bounded_render():
+                return env.get_template(template).render(ctx)
         except TemplateError:
             raise
         except TemplateSyntaxError as exc:
@@ -283,7 +284,7 @@ class Renderer:
             return f"{where}: not allowed in a template (sandbox): {exc}"
         if isinstance(exc, TemplateNotFound):
             return f"{where}: the included template {exc.name!r} does not exist"
-        if isinstance(exc, UndefinedError):
+        if isinstance(exc, (UndefinedError, RenderLimitError)):
             return f"{where}: {exc}"
         return f"{where}: {type(exc).__name__}: {exc}"
 

@@ -11,6 +11,8 @@ import csv
 import email
 import email.policy
 import io
+import resource
+import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -22,6 +24,10 @@ from smtp_server import RecordingSmtpServer
 
 from mailflow.app import scaffold
 from mailflow.cli import main
+from mailflow.errors import TemplateError
+from mailflow.render.engine import Renderer
+from mailflow.render.limits import BoundedSandbox, Budget, RenderLimitError, bounded_render
+from mailflow.render.samples import sample_contexts
 
 ESCAPES = {
     "__class__/__mro__/__subclasses__": "{{ ''.__class__.__mro__[1].__subclasses__() }}",
@@ -75,6 +81,113 @@ def test_sandbox_escape_fails_with_a_clear_error(program_folder: Path, escape: s
     assert result.stderr.startswith("error: templates/ack.md:4: "), result.stderr
     assert not any(leak in result.stderr for leak in LEAKS), result.stderr
     assert "Traceback" not in result.output
+
+
+# --- runaway templates: loops that never end, text that grows without bound ----------------
+
+RUNAWAYS = {
+    "a string multiplied 10**10 times": "{{ 'x' * 10**10 }}",
+    "a list multiplied 10**9 times": "{{ [1, 2] * 10**9 }}",
+    "a number with 10**8 digits": "{{ 10 ** 100000000 }}",
+    "a product squared in a loop": "{% set ns = namespace(n=10) %}{% for i in range(64) %}"
+                                   "{% set ns.n = ns.n * ns.n %}{% endfor %}{{ ns.n }}",
+    "a loop over range(10**9)": "{% for i in range(10**9) %}{{ i }}{% endfor %}",
+    "nested loops writing nothing": "{% for i in range(100000) %}{% for j in range(100000) %}"
+                                    "{% endfor %}{% endfor %}",
+    "three nested loops": "{% for i in range(1000) %}{% for j in range(1000) %}"
+                          "{% for k in range(1000) %}{{ k }}{% endfor %}{% endfor %}{% endfor %}",
+    "a loop writing text in a macro": "{% macro m() %}{% for i in range(100000) %}"
+                                      "{% for j in range(100000) %}" + "x" * 200
+                                      + "{% endfor %}{% endfor %}{% endmacro %}{{ m()|length }}",
+    "a string doubled with ~": "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+                               "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+    "a string doubled with +": "{% set ns = namespace(s='x') %}{% for i in range(64) %}"
+                               "{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}",
+    "a list doubled with +": "{% set ns = namespace(s=[1]) %}{% for i in range(64) %}"
+                             "{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}",
+    "a huge join separator": "{{ range(100000)|join('x' * 1000000) }}",
+    "str.join of a huge list": "{{ ('y' * 1000000).join(range(100000)|map('string')) }}",
+    "nested lists printed": "{% set a = range(100000)|list %}{% set b = [a, a, a, a, a, a] %}"
+                            "{% set c = [b, b, b, b, b, b] %}{% set d = [c, c, c, c, c, c] %}"
+                            "{{ d }}",
+    "nested lists joined": "{% set a = range(100000)|list %}{% set b = [a, a, a, a, a, a] %}"
+                           "{% set c = [b, b, b, b, b, b] %}{{ [c, c, c, c]|join }}",
+    "nested lists as json": "{% set a = range(100000)|list %}{% set b = [a, a, a, a, a, a] %}"
+                            "{% set c = [b, b, b, b, b, b] %}{{ [c, c, c, c]|tojson }}",
+    "str.center": "{{ 'x'.center(10**10) }}",
+    "str.ljust": "{{ 'x'.ljust(10**10) }}",
+    "center filter": "{{ 'x'|center(10**10) }}",
+    "indent filter": r"{{ ('a\n' * 100000)|indent(100000) }}",
+    "str.format width": "{{ '{:>10000000000}'.format(1) }}",
+    "% width": "{{ '%10000000000d' % 1 }}",
+    "format filter width": "{{ '%10000000000d'|format(1) }}",
+    "str.replace growth": "{{ ('x' * 1000000).replace('x', 'y' * 64) }}",
+    "replace filter growth": "{{ ('x' * 1000000)|replace('x', 'y' * 64) }}",
+    "centered strings collected": "{{ range(100000)|map('center', 1000000)|list|length }}",
+    "exponential macro recursion": "{% macro f(n) %}{{ f(n) }}{{ f(n) }}{% endmacro %}"
+                                   "{{ f(1) }}",
+}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.parametrize("runaway", list(RUNAWAYS))
+def test_runaway_template_fails_fast_with_its_line(program_folder: Path, runaway: str) -> None:
+    """`templates check` (the same render as a preview and a save) stops it within seconds,
+    naming the file and line, without the memory it asks for."""
+    template = program_folder / "templates" / "ack.md"
+    original = template.read_text(encoding="utf-8")
+    before = _peak_rss_mb()
+    started = time.monotonic()
+    try:
+        template.write_text(f"Subject: Received\n\nDear reader,\n{RUNAWAYS[runaway]}\n",
+                            encoding="utf-8")
+        result = CliRunner().invoke(main, ["-c", str(program_folder / "config.toml"),
+                                           "templates", "check"])
+    finally:
+        template.write_text(original, encoding="utf-8")
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: templates/ack.md:4: "), result.stderr
+    assert "Traceback" not in result.output
+    assert elapsed < 8, f"{runaway} took {elapsed:.1f}s"
+    assert _peak_rss_mb() - before < 400, f"{runaway} grew the process by >400 MB"
+
+
+def test_runaway_messages_say_what_went_wrong(program_folder: Path) -> None:
+    renderer = Renderer(program_folder / "templates")
+    cases = {
+        RUNAWAYS["nested loops writing nothing"]: "loop steps",
+        RUNAWAYS["a string multiplied 10**10 times"]: "characters or items",
+        RUNAWAYS["a number with 10**8 digits"]: "too large a number",
+    }
+    for source, words in cases.items():
+        (program_folder / "templates" / "runaway.md").write_text(
+            f"Subject: x\n\n{source}\n", encoding="utf-8")
+        with pytest.raises(TemplateError) as caught:
+            renderer.render("runaway", sample_contexts("ack")[0])
+        assert str(caught.value).startswith("templates/runaway.md:3: "), caught.value
+        assert words in str(caught.value), caught.value
+
+
+def test_a_large_real_digest_stays_within_the_budget(program_folder: Path) -> None:
+    """The coordinators' digest of a 10,000-pair program renders: the limits are for
+    runaways, not for big programs."""
+    context = sample_contexts("digest_coordinator")[0]
+    rows = context["rows"]
+    context["rows"] = [{**rows[i % 2], "pair_id": f"P{i:05d}"} for i in range(10_000)]
+    email = Renderer(program_folder / "templates").render("digest_coordinator", context)
+    assert "P09999" in email.text and "P09999" in email.html
+
+
+def test_a_budget_outside_a_render_still_refuses_one_huge_operation() -> None:
+    sandbox = BoundedSandbox(filters={})
+    with pytest.raises(RenderLimitError):
+        sandbox.from_string("{{ 'x' * 10**9 }}").render()
+    with bounded_render(Budget(steps=50)), pytest.raises(RenderLimitError, match="50 loop"):
+        sandbox.from_string("{% for i in range(100) %}{% endfor %}").render()
 
 
 # --- roster values in a delivered email ----------------------------------------------------
