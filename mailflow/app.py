@@ -120,7 +120,7 @@ class App:
         chunk of replies is stored, while the next chunk is read."""
         now = self.clock.now()
         sent = SendReport()
-        poller = Poller(self.settings, self.imap_mailbox)
+        poller = Poller(self.settings, self.imap_mailbox, self.renderer())
         with self.repository(readonly=dry_run) as repo:
             if dry_run:
                 return await poller.poll_once(repo, now, dry_run=True), sent

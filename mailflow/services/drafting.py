@@ -13,13 +13,14 @@ from typing import Any
 
 from mailflow.domain.keys import NO_PAIR
 from mailflow.domain.model import Kind, OutboxEntry, Person, Role
+from mailflow.errors import TemplateError
 from mailflow.render.context import (
     Context,
     base_context,
     pair_email_context,
     person_context,
 )
-from mailflow.render.engine import template_for
+from mailflow.render.engine import Renderer, template_for
 from mailflow.repository import PairRecord
 from mailflow.services.digest import digest_context
 from mailflow.services.state import ProgramState
@@ -145,3 +146,13 @@ def build(entry: OutboxEntry, state: ProgramState) -> Addressed:
     )
     context.update(_pair_extras(entry, state, rec, month))
     return Addressed(template_for(str(entry.kind), str(who.role)), who, context)
+
+
+def sent_text(renderer: Renderer, state: ProgramState, entry: OutboxEntry) -> str:
+    """The text part of the email sent for this entry, rendered again from the state (""
+    when it no longer can be): what a reply to it quotes, marked or not."""
+    try:
+        addressed = build(entry, state)
+        return renderer.render(addressed.template, addressed.context).text
+    except (MissingContext, TemplateError, KeyError, ValueError):
+        return ""

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from mailflow.config import Settings
+from mailflow.domain.echo import without_sent_text
 from mailflow.domain.effects import (
     EmailToSend,
     Outcome,
@@ -23,7 +25,7 @@ from mailflow.domain.effects import (
     escalation_id,
 )
 from mailflow.domain.keys import message_id, reply_token, token_in
-from mailflow.domain.keywords import parse_keywords
+from mailflow.domain.keywords import KeywordResult, parse_keywords
 from mailflow.domain.matching import Match, PeopleIndex, match_reply
 from mailflow.domain.model import (
     Escalation,
@@ -56,9 +58,13 @@ def synthetic_message_id(raw: bytes) -> str:
 
 
 class Inbound:
+    """``sent_text(entry)``: the text of the email mailflow sent for an outbox entry, to
+    tell our own words repeated in a reply (with no quoting marks) from the reply."""
+
     def __init__(self, settings: Settings, repo: Repository, state: ProgramState,
-                 now: datetime) -> None:
+                 now: datetime, sent_text: Callable[[OutboxEntry], str] | None = None) -> None:
         self.settings = settings
+        self.sent_text = sent_text
         self.repo = repo
         self.state = state
         self.now = now
@@ -211,15 +217,27 @@ class Inbound:
             sent = self.now
         return sent.astimezone(self.zone).date()
 
+    def _keywords(self, text: str, parsed: ParsedMessage) -> KeywordResult:
+        return parse_keywords(text, synonyms=self.settings.keywords,
+                              reference=self._reference_day(parsed),
+                              date_order=self.settings.program.date_order)
+
     def _decide(self, parsed: ParsedMessage, msg_id: str, match: Match) -> Outcome:
-        keywords = parse_keywords(parsed.new_text, synonyms=self.settings.keywords,
-                                  reference=self._reference_day(parsed),
-                                  date_order=self.settings.program.date_order)
+        new_text = parsed.new_text
+        keywords = self._keywords(new_text, parsed)
+        # Keywords read from a copy of our own email, below an attribution no parser knows
+        # and with no "> " marks, must not act. Our email is longer than two lines, so a
+        # shorter new text holds no copy of it, and one with no keyword needs no check.
+        if (keywords.commands and match.answered is not None and self.sent_text is not None
+                and sum(1 for line in new_text.split("\n") if line.strip()) > 2):
+            trimmed = without_sent_text(new_text, self.sent_text(match.answered))
+            if trimmed != new_text:
+                new_text, keywords = trimmed, self._keywords(trimmed, parsed)
         rec = self.state.pairs[match.pair.pair_id]
         reply = Reply(
             pair=match.pair, person=match.person, message_id=msg_id, received_at=self.now,
             answered=match.answered, commands=keywords.commands,
-            free_text=keywords.unrecognised or parsed.new_text,
+            free_text=keywords.unrecognised or new_text,
             term_ended=self.state.term_ended(rec), last_ack_at=self.last_ack.get(
                 match.person.email),
         )

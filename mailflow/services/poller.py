@@ -28,7 +28,9 @@ from mailflow.config import Settings
 from mailflow.domain.model import OutboxEntry
 from mailflow.domain.replies import ParsedMessage, parse_message
 from mailflow.errors import ConnectionFailed, MailboxError
+from mailflow.render.engine import Renderer
 from mailflow.repository import Repository
+from mailflow.services.drafting import sent_text
 from mailflow.services.inbound import PROCESSED, Inbound, synthetic_message_id
 from mailflow.services.state import ProgramState
 from mailflow.services.workers import Batches, Pending, WorkerPool
@@ -77,8 +79,10 @@ def parse_all(trusted_authserv_id: str | None, raws: list[bytes]) -> list[Parsed
 
 
 class Poller:
-    def __init__(self, settings: Settings, mailbox: MailboxFactory) -> None:
+    def __init__(self, settings: Settings, mailbox: MailboxFactory,
+                 renderer: Renderer | None = None) -> None:
         self.settings = settings
+        self.renderer = renderer  # renders what was sent again, to know it in a reply
         self.mailbox = mailbox
         self.program = settings.program_model()
 
@@ -144,7 +148,8 @@ class Poller:
             parsed = await pending.result()
             if inbound is None:
                 report.state = ProgramState.load(repo, self.program, now)
-                inbound = Inbound(self.settings, repo, report.state, now)
+                sent = partial(sent_text, self.renderer, report.state) if self.renderer else None
+                inbound = Inbound(self.settings, repo, report.state, now, sent_text=sent)
             moves: dict[str, list[int]] = {}
             for start in range(0, len(fetched), COMMIT_EVERY):
                 part = slice(start, start + COMMIT_EVERY)
