@@ -1,5 +1,5 @@
 """mailflow benchmarks: `python -m bench --pairs N [--json] [--smoke] [--profile DIR]
-[--only FIGURES]`.
+[--only FIGURES] [--worker auto|off|on]`.
 
 Every figure is a ratio to a reference measured in the same run on this
 machine (see bench/RESULTS.md and issue 6):
@@ -20,6 +20,8 @@ target met; 1 when a target was missed; 2 when the benchmark itself failed.
 `--smoke` runs everything at a small N and never fails on a target.
 `--only poll` (or `send`, `plan`, `store`, `memory`, comma-separated) measures only
 those figures: e.g. `python -m bench --pairs 1000 --only poll --profile /tmp/pp`.
+`--worker off` never starts mailflow's worker process, `--worker on` starts it for
+a pass of any size (default `auto`: mailflow's own rule).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -148,6 +151,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="measure only these figures, comma-separated, from: "
                         f"{', '.join(FIGURES)} (default: all; the N/10 run is made only for "
                         "store and memory)")
+    parser.add_argument("--worker", choices=("auto", "off", "on"), default="auto",
+                        help="mailflow's worker process: its own rule (auto), never, or for "
+                        "every pass")
     args = parser.parse_args(argv)
     if args.pairs < 10:
         parser.error("--pairs must be at least 10")
@@ -164,6 +170,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    os.environ["BENCH_WORKER"] = args.worker  # read by each job's process (bench/child.py)
     started = time.monotonic()
     dovecot_lib = dovecot_module()
     missing = dovecot_lib.dovecot_available()

@@ -267,8 +267,22 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def use_worker(mode: str) -> None:
+    """$BENCH_WORKER (`python -m bench --worker`): "auto" leaves mailflow's rule alone,
+    "off" never starts a worker process, "on" starts one for a pass of any size."""
+    from mailflow.services import workers
+
+    if mode == "off":
+        workers.worker_count = lambda: 0
+    elif mode == "on":
+        workers.MIN_FOR_WORKER = 1
+    elif mode != "auto":
+        raise SystemExit(f"BENCH_WORKER={mode!r}: use auto, off or on")
+
+
 def main() -> None:
     job, raw = sys.argv[1], sys.argv[2]
+    use_worker(os.environ.get("BENCH_WORKER", "auto"))
     result = JOBS[job](json.loads(raw))
     if LAST_CPU:
         result["cpu_s"] = sum(LAST_CPU)

@@ -7,17 +7,15 @@ provides /usr/sbin/smtp-sink -- the Postfix daemon is never started) on a free
 loopback port, falling back to an in-process aiosmtpd sink when it is absent.
 Sends N (default 10,000) small multipart/alternative messages (text + HTML,
 UTF-8) with one reused ``smtplib.SMTP`` connection and ``send_message`` (the
-reference), then with ``SmtpSender.send_many`` at each ``max_connections``.
-Also times the ways to serialise a message for DATA.
+reference), then the same messages as mailflow composes them (`OutgoingMessage`,
+render/mime.py) with ``SmtpSender.send_many`` at each ``max_connections``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import email.policy
 import functools
-import io
 import os
 import shutil
 import signal
@@ -29,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from email.generator import BytesGenerator
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
@@ -38,14 +36,31 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from aiosmtplib.email import flatten_message  # noqa: E402
-from aiosmtplib.protocol import normalize_message_line_endings  # noqa: E402
-
-from mailflow.adapters.smtp import SmtpSender, serialize  # noqa: E402
+from mailflow.adapters.smtp import SmtpSender  # noqa: E402
 from mailflow.config import SmtpSettings  # noqa: E402
+from mailflow.render.mime import OutgoingMessage, RenderedEmail, build_message  # noqa: E402
 
 HOST = "127.0.0.1"
 SENDER = "committee@example.org"
+
+
+def _text(i: int) -> str:
+    return (
+        f"Hello Zoë,\n\nThis month's topic is goal setting (#{i}).\n"
+        "Reply MET when you have met, or HELP if you need a hand.\n\n— The committee\n"
+    )
+
+
+def make_outgoing(i: int) -> OutgoingMessage:
+    """The same message as mailflow composes it."""
+    text = _text(i)
+    return build_message(
+        RenderedEmail(f"Month {i % 9 + 1}: your discussion topic", text,
+                      f"<html><body><p>{text}</p></body></html>"),
+        sender=f"Mentoring Committee <{SENDER}>", to=f"mentee{i}@example.org",
+        to_name="Zoë Müller", reply_to=SENDER, message_id=f"<bench-{i}@mailflow.test>",
+        kind="topic", pair_id=None, date=datetime.now(UTC),
+    )
 
 
 def make_message(i: int) -> EmailMessage:
@@ -56,10 +71,7 @@ def make_message(i: int) -> EmailMessage:
     message["Message-ID"] = f"<bench-{i}@mailflow.test>"
     message["Auto-Submitted"] = "auto-generated"
     message["X-Mailflow-Kind"] = "topic"
-    text = (
-        f"Hello Zoë,\n\nThis month's topic is goal setting (#{i}).\n"
-        "Reply MET when you have met, or HELP if you need a hand.\n\n— The committee\n"
-    )
+    text = _text(i)
     message.set_content(text)
     message.add_alternative(f"<html><body><p>{text}</p></body></html>", subtype="html")
     return message
@@ -128,7 +140,7 @@ def smtp_sink() -> Iterator[tuple[int, str]]:
 
 
 def sender_run(port: int, n: int, connections: int) -> Timing:
-    return asyncio.run(run_sender(port, fresh(n), connections))
+    return asyncio.run(run_sender(port, [make_outgoing(i) for i in range(n)], connections))
 
 
 Timing = tuple[float, float]  # (wall seconds, client CPU seconds)
@@ -142,11 +154,11 @@ def run_smtplib(port: int, messages: list[EmailMessage]) -> Timing:
     return time.perf_counter() - started, time.process_time() - cpu
 
 
-async def run_sender(port: int, messages: list[EmailMessage], connections: int) -> Timing:
+async def run_sender(port: int, messages: list[OutgoingMessage], connections: int) -> Timing:
     settings = SmtpSettings(
         host=HOST, port=port, security="none", max_connections=connections, timeout_seconds=30
     )
-    items = ((i, m, [m["To"].addresses[0].addr_spec]) for i, m in enumerate(messages))
+    items = ((i, m, [f"mentee{i}@example.org"]) for i, m in enumerate(messages))
     failures = 0
     started, cpu = time.perf_counter(), time.process_time()
     async with SmtpSender(settings) as sender:
@@ -156,41 +168,6 @@ async def run_sender(port: int, messages: list[EmailMessage], connections: int) 
     if failures:
         raise SystemExit(f"{failures} messages failed")
     return elapsed, cpu
-
-
-# --- serialisation --------------------------------------------------------------------------
-
-
-def serialisers() -> dict[str, Callable[[EmailMessage], bytes]]:
-    def generator(message: EmailMessage) -> bytes:
-        out = io.BytesIO()
-        BytesGenerator(out, policy=email.policy.SMTP).flatten(message)
-        return out.getvalue()
-
-    return {
-        "serialize() = as_bytes(policy=SMTP)": serialize,
-        "BytesGenerator(policy=SMTP)": generator,
-        "aiosmtplib flatten_message (copy + generator)": flatten_message,
-        "as_bytes() then CRLF regex": lambda m: normalize_message_line_endings(m.as_bytes()),
-        "as_string().encode() then CRLF regex": lambda m: normalize_message_line_endings(
-            m.as_string().encode("utf-8")
-        ),
-    }
-
-
-def time_serialisers(sample: list[EmailMessage]) -> None:
-    print(f"\nserialising one message ({len(sample)} fresh messages each, best of 3):")
-    for name, function in serialisers().items():
-        best = min(_time_each(function, [make_message(i) for i in range(len(sample))])
-                   for _ in range(3))
-        print(f"  {best * 1e6:7.1f} us  {name}", flush=True)
-
-
-def _time_each(function: Callable[[EmailMessage], bytes], sample: list[EmailMessage]) -> float:
-    started = time.perf_counter()
-    for message in sample:
-        function(message)
-    return (time.perf_counter() - started) / len(sample)
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -230,7 +207,6 @@ def main() -> None:
             f"  ratio {rate / reference:4.2f}"
             f"  client CPU {cpu_per_message[f'sender{c}'] * 1e6:5.0f} us/msg"
         )
-    time_serialisers(fresh(2000))
 
 
 if __name__ == "__main__":

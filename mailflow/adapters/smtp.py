@@ -28,13 +28,10 @@ from types import TracebackType
 from typing import Self
 
 import aiosmtplib
-from aiosmtplib.email import extract_sender
 
 from mailflow.adapters.smtp_batch import Batch, Item, K, Message, TokenBucket
-from mailflow.adapters.smtp_serialize import serialize
 from mailflow.config import SmtpSettings
 from mailflow.errors import ConnectionFailed, DeliveryError
-from mailflow.render.mime import OutgoingMessage
 
 log = logging.getLogger("mailflow.smtp")
 _ids = itertools.count(1)
@@ -70,15 +67,14 @@ class Connection:
         smtp = self.smtp
         if smtp is None:
             raise aiosmtplib.SMTPServerDisconnected("not connected")
-        utf8 = not _is_ascii(sender, *recipients) or (
-            isinstance(message, OutgoingMessage) and message.utf8)
+        utf8 = not _is_ascii(sender, *recipients) or message.utf8
         if utf8 and not smtp.supports_extension("smtputf8"):
             raise DeliveryError(
                 "an address is not ASCII and the server does not offer SMTPUTF8",
                 temporary=False,
             )
         eight_bit = smtp.supports_extension("8bitmime")
-        data = serialize(message, utf8=utf8, eight_bit=eight_bit)
+        data = message.data  # CRLF line endings, no Bcc, bodies 7bit or quoted-printable
         options = ["BODY=8BITMIME"] if eight_bit else []
         if utf8:
             options.append("SMTPUTF8")
@@ -104,7 +100,7 @@ class Connection:
         for recipient, refusal in refused.items():
             log.warning(
                 "smtp conn=%s message_id=%s recipient %s refused: %s %s",
-                self.id, _message_id(message), recipient, refusal.code, refusal.message,
+                self.id, message.message_id, recipient, refusal.code, refusal.message,
             )
 
     async def reset(self) -> None:
@@ -130,12 +126,6 @@ class Connection:
         finally:
             smtp.close()
         log.info("smtp conn=%s closed after %s messages", self.id, self.messages)
-
-
-def _message_id(message: Message) -> str | None:
-    if isinstance(message, OutgoingMessage):
-        return message.message_id
-    return message.get("Message-ID")
 
 
 def _refusal(code: int, text: str, what: str) -> DeliveryError:
@@ -233,8 +223,7 @@ class SmtpSender:
         self._idle.append(conn)
 
     def _sender_for(self, message: Message) -> str:
-        sender = self._envelope_from or (
-            message.sender if isinstance(message, OutgoingMessage) else extract_sender(message))
+        sender = self._envelope_from or message.sender
         if not sender:
             raise DeliveryError("the message has no From header", temporary=False)
         return sender
@@ -243,7 +232,7 @@ class SmtpSender:
         self, conn: Connection, message: Message, recipients: Sequence[str]
     ) -> DeliveryError | None:
         """Run one transaction on an open connection; the error, or None when sent."""
-        message_id = _message_id(message)
+        message_id = message.message_id
         try:
             sender = self._sender_for(message)
             if not recipients:
@@ -372,5 +361,5 @@ def _stale(conn: Connection, exc: Exception) -> bool:
 
 
 __all__ = [
-    "ConnectionFailed", "DeliveryError", "Item", "SmtpSender", "TokenBucket", "serialize",
+    "ConnectionFailed", "DeliveryError", "Item", "SmtpSender", "TokenBucket",
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
-from email.message import EmailMessage
 from typing import Generic, Protocol, TypeVar
 
 from mailflow.config import SmtpSettings
@@ -13,7 +12,7 @@ from mailflow.errors import ConnectionFailed, DeliveryError
 from mailflow.render.mime import OutgoingMessage
 
 K = TypeVar("K")
-Message = EmailMessage | OutgoingMessage  # what mailflow composes, or any stdlib message
+Message = OutgoingMessage  # what mailflow composes (render/mime.py)
 Item = tuple[K, Message, Sequence[str]]
 
 

@@ -76,16 +76,29 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 class SnapshotStorage(Storage):
-    """TinyDB storage that reads the snapshot once and writes it only on `flush`."""
+    """TinyDB storage that reads the snapshot once and writes it only on `flush`.
 
-    def __init__(self, path: str) -> None:
+    Made by TinyDB itself (``TinyDB(path, storage=SnapshotStorage, empty=...)``, its
+    documented way to plug in a storage): ``empty=True`` starts from no data
+    instead of reading ``path`` (a backup about to be written there).
+    """
+
+    def __init__(self, path: str, *, empty: bool = False) -> None:
         self.path = Path(path)
         self._data: dict[str, dict[str, Any]] | None = None
-        self._loaded = False
+        self._unread = not empty
+
+    @classmethod
+    def open(cls, path: Path, *, empty: bool = False) -> tuple[TinyDB, SnapshotStorage]:
+        """A TinyDB over this storage, and the storage."""
+        db = TinyDB(str(path), storage=cls, empty=empty)
+        storage = db.storage
+        assert isinstance(storage, SnapshotStorage)
+        return db, storage
 
     def read(self) -> dict[str, dict[str, Any]] | None:
-        if not self._loaded:
-            self._loaded = True
+        if self._unread:
+            self._unread = False
             try:
                 raw = self.path.read_bytes()
             except FileNotFoundError:
@@ -255,15 +268,7 @@ class TinyDBStore:
     # --- loading -----------------------------------------------------------
 
     def _load(self) -> None:
-        storage_holder: list[SnapshotStorage] = []
-
-        def make_storage(path: str) -> SnapshotStorage:
-            storage = SnapshotStorage(path)
-            storage_holder.append(storage)
-            return storage
-
-        self._db = TinyDB(str(self.path), storage=make_storage)
-        self._storage = storage_holder[0]
+        self._db, self._storage = SnapshotStorage.open(self.path)
         # The snapshot's records as parsed, not through Table.all(), which wraps each
         # one in a tinydb Document (a copy) that was then copied again. The parsed
         # data is only ever replaced as a whole (a snapshot rewrites every table), so
@@ -410,9 +415,8 @@ class TinyDBStore:
     def backup(self, destination: Path) -> None:
         """Write everything as one consistent snapshot file, restorable as the store."""
         self.commit()
-        storage = SnapshotStorage(str(destination))
-        storage._loaded = True
-        self._write_snapshot(TinyDB(storage=lambda: storage), storage, 0)
+        db, storage = SnapshotStorage.open(destination, empty=True)
+        self._write_snapshot(db, storage, 0)
 
     def _write_snapshot(self, db: TinyDB, storage: SnapshotStorage, journal_seq: int) -> int:
         self._tables["meta"]["schema"] = {

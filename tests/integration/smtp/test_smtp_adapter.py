@@ -7,31 +7,29 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from email.headerregistry import Address
-from email.message import EmailMessage
+from datetime import UTC, datetime
 
 import pytest
 from smtp_server import RecordingSmtpServer, free_port, iter_bodies
 
-from mailflow.adapters.smtp import SmtpSender, TokenBucket, serialize
+from mailflow.adapters.smtp import SmtpSender, TokenBucket
 from mailflow.config import SmtpSettings
 from mailflow.errors import ConnectionFailed, DeliveryError
+from mailflow.render.mime import OutgoingMessage, RenderedEmail, build_message
 
 SettingsFactory = Callable[..., SmtpSettings]
 NAME = "Zoë Ångström-Łukasiewicz"
 TEXT = "Hallo Zoë — grüße aus Köln ✓\nZweite Zeile: ½ € ñ\n.a line that starts with a dot\n"
 
 
-def make_message(i: int, *, to: str = "mentee@example.org", name: str = NAME) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = Address("Comité de mentorat", addr_spec="committee@example.org")
-    message["To"] = Address(name, addr_spec=to)
-    message["Subject"] = f"Thema {i}: Ziele für den Monat ✓"
-    message["Message-ID"] = f"<msg-{i}@mailflow.test>"
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(TEXT)
-    message.add_alternative(f"<p>{TEXT}</p>", subtype="html")
-    return message
+def make_message(i: int, *, to: str = "mentee@example.org", name: str = NAME) -> OutgoingMessage:
+    """What mailflow sends: an `OutgoingMessage` from render/mime.py."""
+    rendered = RenderedEmail(f"Thema {i}: Ziele für den Monat ✓", TEXT, f"<p>{TEXT}</p>\n")
+    return build_message(
+        rendered, sender="Comité de mentorat <committee@example.org>", to=to, to_name=name,
+        reply_to="replies@example.org", message_id=f"<msg-{i}@mailflow.test>", kind="topic",
+        pair_id=None, date=datetime(2026, 10, 1, 9, 0, tzinfo=UTC),
+    )
 
 
 async def collect(
@@ -81,7 +79,7 @@ async def test_send_many_streams_results_and_pulls_items_lazily(
 ) -> None:
     log: list[str] = []
 
-    async def items() -> AsyncIterator[tuple[int, EmailMessage, list[str]]]:
+    async def items() -> AsyncIterator[tuple[int, OutgoingMessage, list[str]]]:
         for i in range(5):
             log.append(f"sending {i}")  # what the dispatcher records before the transaction
             yield i, make_message(i), ["a@example.org"]
@@ -309,7 +307,7 @@ async def test_send_many_reports_each_fault_and_carries_on(
 # --- content ------------------------------------------------------------------------------
 
 
-async def test_non_ascii_names_and_8bit_utf8_bodies_arrive_intact(
+async def test_non_ascii_names_and_utf8_bodies_arrive_intact(
     smtp_server: RecordingSmtpServer, smtp_settings: SettingsFactory
 ) -> None:
     async with SmtpSender(smtp_settings(smtp_server)) as sender:
@@ -318,22 +316,28 @@ async def test_non_ascii_names_and_8bit_utf8_bodies_arrive_intact(
     assert received.mail_from == "committee@example.org"
     assert received.rcpt_tos == ["mentee@example.org"]
     assert "BODY=8BITMIME" in received.mail_options
-    head, _, body = received.data.partition(b"\r\n\r\n")
+    head, _, _body = received.data.partition(b"\r\n\r\n")
     assert head.isascii()  # non-ASCII names and subject are RFC 2047 encoded
-    assert TEXT.replace("\n", "\r\n").encode() in body  # 8-bit UTF-8, not base64
     parsed = received.message()
     assert parsed["To"].addresses[0].display_name == NAME
     assert parsed["Subject"] == "Thema 7: Ziele für den Monat ✓"
     assert dict(iter_bodies(parsed)) == {"text/plain": TEXT, "text/html": f"<p>{TEXT}</p>\n"}
 
 
-def test_serialize_uses_crlf_and_drops_bcc() -> None:
+async def test_data_is_the_messages_bytes_with_crlf_and_no_bcc(
+    smtp_server: RecordingSmtpServer, smtp_settings: SettingsFactory
+) -> None:
+    """The server gets the composed bytes unchanged (the line starting with a dot is
+    dot-stuffed on the wire and unstuffed by the server): CRLF only, and never a Bcc
+    header, which a message from render/mime.py cannot carry."""
     message = make_message(1)
-    message["Bcc"] = "secret@example.org"
-    data = serialize(message)
-    assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
-    assert b"secret@example.org" not in data
-    assert message["Bcc"] == "secret@example.org"  # the caller's message is unchanged
+    async with SmtpSender(smtp_settings(smtp_server)) as sender:
+        await sender.send(message, ["secret@example.org"])
+    (received,) = smtp_server.messages
+    assert received.data == message.data
+    assert b"\r\n" in received.data and b"\n" not in received.data.replace(b"\r\n", b"")
+    assert b"bcc:" not in received.data.lower()
+    assert b"secret@example.org" not in received.data
 
 
 async def test_cancelled_batch_leaves_no_half_open_session(
