@@ -139,7 +139,10 @@ def roster() -> None:
 @pass_ctx
 @user_errors
 def roster_import(ctx: Context, file: Path) -> None:
-    """Import pairs from a CSV file (all or nothing; updates pairs by pair_id)."""
+    """Import pairs from a roster file (all or nothing; updates pairs by pair_id).
+
+    FILE is what a spreadsheet saves: CSV separated by commas or semicolons (UTF-8, with or
+    without BOM), or the Excel workbook (.xlsx) itself, whose first sheet is read."""
     report = ctx.app.import_roster(file)
     click.echo(f"imported {file}: {len(report.added)} added, {len(report.updated)} updated, "
                f"{len(report.unchanged)} unchanged")

@@ -1,4 +1,8 @@
-"""Roster CSV -> pairs, all or nothing.
+"""Roster file -> pairs, all or nothing.
+
+The file is what a spreadsheet saves (CSV with commas or semicolons, UTF-8 with or
+without BOM, or an .xlsx workbook), read by :mod:`mailflow.adapters.spreadsheet`; the
+same rules and line numbers apply to each.
 
 Every problem is listed by its line in the file (the header is line 1), so a
 coordinator can fix the spreadsheet in one go.
@@ -6,15 +10,13 @@ coordinator can fix the spreadsheet in one go.
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailflow.adapters.spreadsheet import SpreadsheetError, Table, read_table, table_from_text
 from mailflow.config import check_address
 from mailflow.domain.model import Pair, Person, Role
 from mailflow.errors import RosterError
@@ -34,23 +36,34 @@ class _Row:
 
 
 def read_roster(path: Path) -> list[Pair]:
-    """Read and validate a roster file; raise RosterError listing every problem."""
+    """Read and validate a roster file (CSV or .xlsx); raise RosterError listing every problem."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise RosterError([f"{path}: cannot be read ({exc.strerror})"]) from None
+    return roster_from_bytes(raw, path.name)
+
+
+def roster_from_bytes(raw: bytes, filename: str) -> list[Pair]:
+    """A roster file's bytes (an upload, a file) -> pairs; raise RosterError."""
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RosterError([
-            f"{path.name}: is not UTF-8 text (byte {exc.start}); in your spreadsheet "
-            "choose 'CSV UTF-8' when saving"
-        ]) from None
-    return parse_roster(text, path.name)
+        table = read_table(raw, filename, REQUIRED)
+    except SpreadsheetError as exc:
+        raise RosterError([str(exc)]) from None
+    return _pairs(table, filename)
 
 
 def parse_roster(text: str, filename: str = "roster.csv") -> list[Pair]:
-    rows, problems = _read_rows(text, filename)
+    """A roster's CSV text -> pairs; raise RosterError."""
+    try:
+        table = table_from_text(text, filename, REQUIRED)
+    except SpreadsheetError as exc:
+        raise RosterError([str(exc)]) from None
+    return _pairs(table, filename)
+
+
+def _pairs(table: Table, filename: str) -> list[Pair]:
+    rows, problems = _read_rows(table, filename)
     pairs: list[tuple[int, Pair]] = []
     for row in rows:
         row_problems: list[str] = []
@@ -73,32 +86,30 @@ def _line_number(problem: str) -> int:
     return int(digits) if digits.isdigit() else 0
 
 
-def _read_rows(text: str, filename: str) -> tuple[list[_Row], list[str]]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    problems: list[str] = []
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise RosterError([f"{filename}: is empty; expected a header line"]) from None
-    except csv.Error as exc:
-        raise RosterError([f"{filename}: line 1: {exc}"]) from None
+def _read_rows(table: Table, filename: str) -> tuple[list[_Row], list[str]]:
+    header = [h.strip().lower() for h in table.header]
+    problems = [f"{filename}: {p}" for p in table.problems]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
+        hint = ""
+        if len(header) == 1:
+            hint = "; the header line has a single column: separate the columns with commas "
+            hint += "or semicolons"
         raise RosterError([
             f"{filename}: line 1: missing column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(missing)} (required: {', '.join(REQUIRED)})"
+            f"{', '.join(missing)} (required: {', '.join(REQUIRED)}){hint}"
         ])
     duplicates = sorted({h for h in header if h and header.count(h) > 1})
     if duplicates:
         raise RosterError([f"{filename}: line 1: column {', '.join(duplicates)} appears twice"])
     rows: list[_Row] = []
-    for line, record in _records(reader, filename, problems):
+    for line, record in table.records:
         if not any(field.strip() for field in record):
             continue
         if len(record) > len(header):
             problems.append(
                 f"{filename}: line {line}: {len(record)} fields but the header has "
-                f"{len(header)} (a comma inside a value needs quotes)"
+                f"{len(header)} ({_extra_fields_hint(table.delimiter)})"
             )
             continue
         values = {h: (record[i] if i < len(record) else "") for i, h in enumerate(header)}
@@ -106,22 +117,11 @@ def _read_rows(text: str, filename: str) -> tuple[list[_Row], list[str]]:
     return rows, problems
 
 
-def _records(reader: Iterator[list[str]], filename: str, problems: list[str]) -> Iterator[
-    tuple[int, list[str]]
-]:
-    line_reader = reader  # csv reader exposes line_num: the last physical line read
-    last_line = 1
-    while True:
-        try:
-            record = next(line_reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            problems.append(f"{filename}: line {last_line + 1}: {exc}")
-            return
-        start = last_line + 1
-        last_line = line_reader.line_num  # type: ignore[attr-defined]
-        yield start, record
+def _extra_fields_hint(delimiter: str | None) -> str:
+    if delimiter is None:
+        return "a value beyond the last named column"
+    name = "comma" if delimiter == "," else "semicolon"
+    return f"a {name} inside a value needs quotes"
 
 
 def _clean(value: str, column: str, problems: list[str]) -> str:
