@@ -45,6 +45,9 @@ class KeywordCommand(Protocol):
     @property
     def date(self) -> date | None: ...
 
+    @property
+    def line(self) -> str: ...  # the line it was read from, as written
+
     def apply(self, decision: Decision) -> None:
         """Record this keyword's effect on ``decision``."""
 
@@ -176,6 +179,8 @@ def _acknowledge(d: Decision) -> None:
         return  # at most one ack per sender per rolling hour: robots cannot loop
     d.send(EmailToSend(
         Kind.ACK, r.person, short_hash(r.message_id),
-        {"recorded": list(d.out.recorded), "ignored": list(d.out.ignored)},
+        # the lines the keywords were read from, so a misreading shows (and can be undone)
+        {"recorded": list(d.out.recorded), "ignored": list(d.out.ignored),
+         "read_lines": [cmd.line for cmd in r.commands if cmd.line]},
         in_reply_to=r.message_id,
     ))

@@ -111,13 +111,18 @@ def _ack() -> list[Context]:
     return [
         {**_pair_mail("ack", MENTEE), "recorded": ["Meeting on 3 December 2026",
                                                   "Goal: Join a committee"],
-         "ignored": ["“MEET 12/40”: not a keyword we know"]},
-        {**_pair_mail("ack", MENTOR), "recorded": ["Note kept for your pair"], "ignored": []},
-        {**_pair_mail("ack", LIAISON), "recorded": ["Escalation E-3 resolved"], "ignored": []},
-        {**_pair_mail("ack", MENTOR, month=9, term_ended=True), "recorded": [], "ignored": []},
+         "ignored": ["“MEET 12/40”: not a keyword we know"],
+         "read_lines": ["MET 3 December, coffee at the branch", "GOAL Join a committee"]},
+        {**_pair_mail("ack", MENTOR), "recorded": ["Note kept for your pair"], "ignored": [],
+         "read_lines": []},
+        {**_pair_mail("ack", LIAISON), "recorded": ["Escalation E-3 resolved"], "ignored": [],
+         "read_lines": ["RESOLVED we talked on the phone"]},
+        {**_pair_mail("ack", MENTOR, month=9, term_ended=True), "recorded": [], "ignored": [],
+         "read_lines": []},
         # a liaison's reply outside any pair's thread: no pair, no partner
         {**base_context(PROGRAM, LIAISON, SENT_ON, "ack"), "recorded": [],
-         "ignored": ["RESOLVED: this reply does not answer an escalation email"]},
+         "ignored": ["RESOLVED: this reply does not answer an escalation email"],
+         "read_lines": ["RESOLVED"]},
     ]
 
 

@@ -74,8 +74,8 @@ def _pair_extras(entry: OutboxEntry, state: ProgramState, rec: PairRecord,
         return {"quiet_days": (entry.due_at.date() - anchor).days,
                 "last_met": state.last_met(rec.pair_id)}
     if kind == Kind.ACK:
-        return {"recorded": list(entry.context.get("recorded", [])),
-                "ignored": list(entry.context.get("ignored", []))}
+        return {key: list(entry.context.get(key, []))
+                for key in ("recorded", "ignored", "read_lines")}
     if kind == Kind.ESCALATION:
         return _escalation_extras(entry, state, rec)
     return {}

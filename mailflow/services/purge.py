@@ -26,7 +26,7 @@ from mailflow.domain.schedule import term_end
 from mailflow.errors import MailflowError
 from mailflow.repository import PairRecord, Repository, pair_from_record
 
-_REPLY_CONTEXT_KEYS = ("recorded", "ignored")
+_REPLY_CONTEXT_KEYS = ("recorded", "ignored", "read_lines")  # the participant's words
 PURGED = ""
 
 

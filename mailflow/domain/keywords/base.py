@@ -11,6 +11,7 @@ family module next to this one, and the template text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import ClassVar, TypeVar
@@ -19,6 +20,9 @@ from mailflow.domain.effects import Decision
 from mailflow.domain.model import Kind, Role
 
 LEAD_PUNCT = " \t.:;,!-–—=>)"
+# after an ordinary-word keyword: punctuation, then a space or the end ("End: ...",
+# "Pause - ...", "end."), not a hyphenated word ("End-of-year")
+_PUNCT_THEN_SPACE_RE = re.compile(r"\s*[.:;,!?\-–—=>)]+(?:\s|$)")
 # the emails whose recipients (mentor and mentee) can use the participants' keywords
 PARTICIPANT_KINDS = frozenset({Kind.INTRO, Kind.TOPIC, Kind.NUDGE, Kind.CLOSING, Kind.ACK})
 PARTICIPANT_ROLES = frozenset({Role.MENTOR, Role.MENTEE})
@@ -54,10 +58,28 @@ class Keyword:
     words: ClassVar[tuple[str, ...]]
     help: ClassVar[str] = ""
     takes_note: ClassVar[bool] = True  # its text runs on to the end of its paragraph
+    # END, PAUSE, RESUME, LETTER are ordinary English words too ("End of semester is busy")
+    ordinary_word: ClassVar[bool] = False
 
     @classmethod
     def shown_in(cls, kind: str, role: str, *, term_ended: bool) -> bool:
         """Whether an email of ``kind`` to ``role`` lists this keyword."""
+        return False
+
+    def reads_as_keyword(self, written: str, rest: str, ctx: Context) -> bool:
+        """Is ``written`` (the keyword's words as the line has them) followed by ``rest``
+        (the rest of the line) this keyword? Always, for most. For an ordinary word (SPEC
+        section 3): alone on the line in any case; followed by more words only in
+        capitals, after punctuation and a space, or before its documented argument."""
+        if not self.ordinary_word or not rest.strip(LEAD_PUNCT + "?"):
+            return True
+        if written.upper() == written:  # in capitals (or in a script without them)
+            return True
+        return _PUNCT_THEN_SPACE_RE.match(rest) is not None or self.argument_follows(rest, ctx)
+
+    def argument_follows(self, rest: str, ctx: Context) -> bool:
+        """Does ``rest`` start with this keyword's documented argument? (None by default:
+        END's reason is free text, and RESUME and LETTER take none.)"""
         return False
 
     def command(self, rest: str, line: str, ctx: Context) -> Command:

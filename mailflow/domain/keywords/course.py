@@ -19,6 +19,7 @@ from mailflow.domain.model import EscalationReason, EventType, Kind, PairState, 
 
 PAUSE_DAYS = 30
 _UNTIL_RE = re.compile(r"^(until|till|til|to|through)\b\s*", re.IGNORECASE)
+_UNTIL_WORD_RE = re.compile(r"(until|till|til|through)\b", re.IGNORECASE)  # not "to"
 
 
 @register
@@ -36,8 +37,13 @@ class Help(ParticipantKeyword):
 
 @register
 class Pause(ParticipantKeyword):
-    name, words, takes_note = "pause", ("PAUSE",), False
+    name, words, takes_note, ordinary_word = "pause", ("PAUSE",), False, True
     help = f"pause these emails for {PAUSE_DAYS} days, or until a date: “PAUSE until 15 January”"
+
+    def argument_follows(self, rest: str, ctx: Context) -> bool:
+        """"Pause until ...", "Pause 15 January", "Pause bis zum 15. Januar"."""
+        return _UNTIL_WORD_RE.match(rest.lstrip()) is not None or read_date(
+            rest.lstrip(), ctx.reference, ctx.date_order, UPCOMING)[0] is not None
 
     def command(self, rest: str, line: str, ctx: Context) -> Command:
         text = _UNTIL_RE.sub("", rest.lstrip(LEAD_PUNCT))
@@ -53,7 +59,7 @@ class Pause(ParticipantKeyword):
 
 @register
 class Resume(ParticipantKeyword):
-    name, words, takes_note = "resume", ("RESUME",), False
+    name, words, takes_note, ordinary_word = "resume", ("RESUME",), False, True
     help = "start the emails again after a pause"
 
     def by_participant(self, d: Decision, cmd: Command) -> None:
@@ -65,7 +71,7 @@ class Resume(ParticipantKeyword):
 class End(ParticipantKeyword):
     """A participant asks to end the match; the liaison confirms it by replying END."""
 
-    name, words = "end", ("END",)
+    name, words, ordinary_word = "end", ("END",), True
     help = ("ask to end the match: no fault and no explanation needed; "
             "your liaison will follow up")
 
@@ -92,7 +98,7 @@ class End(ParticipantKeyword):
 
 @register
 class Letter(Keyword):
-    name, words, takes_note = "letter", ("LETTER",), False
+    name, words, takes_note, ordinary_word = "letter", ("LETTER",), False, True
     help = ("receive a letter recognising your service as a mentor, "
             "for your records or dossier")
 

@@ -4,6 +4,9 @@ A keyword counts only at the start of a line of the *new* text, in any case,
 followed by the end of the line, a space or punctuation: ``MET``, ``met.``,
 ``Met: coffee``, ``MET - notes``; ``METADATA``, ``Helpful`` and ``Ending`` are
 not keywords. The longest phrase wins, so ``NOT MET`` never also counts as ``MET``.
+END, PAUSE, RESUME and LETTER are ordinary words too: followed by more words they
+count only in capitals, after punctuation and a space, or before their documented
+argument (``Keyword.reads_as_keyword``), so "End of semester is busy" is a sentence.
 
 A keyword's ``text`` is the rest of its line plus the following lines of the same
 paragraph (up to a blank line or the next keyword line) when the keyword takes a
@@ -65,10 +68,11 @@ def _make_matchers(synonyms: Mapping[str, Sequence[str]]) -> Matchers:
     return [(_phrase_re(p), kw) for p, kw in phrases]
 
 
-def _match(line: str, matchers: Matchers) -> tuple[Keyword, str] | None:
+def _match(line: str, matchers: Matchers, ctx: Context) -> tuple[Keyword, str] | None:
     for pattern, keyword in matchers:
         found = pattern.match(line)
-        if found:
+        if found and keyword.reads_as_keyword(line[: found.end()].strip(),
+                                               line[found.end() :], ctx):
             return keyword, line[found.end() :]
     return None
 
@@ -90,7 +94,7 @@ def parse_keywords(
     leftover: list[str] = []
     i = 0
     while i < len(lines):
-        found = _match(lines[i], matchers)
+        found = _match(lines[i], matchers, ctx)
         if found is None:
             leftover.append(lines[i])
             i += 1
@@ -99,7 +103,7 @@ def parse_keywords(
         line = lines[i].strip()
         i += 1
         if keyword.takes_note:
-            more, i = _paragraph(lines, i, lambda s: _match(s, matchers) is not None)
+            more, i = _paragraph(lines, i, lambda s: _match(s, matchers, ctx) is not None)
             rest = "\n".join([rest.strip(), *more]).strip() if more else rest
         commands.append(keyword.command(rest, line, ctx))
     return KeywordResult(tuple(commands), "\n".join(leftover).strip())
