@@ -135,10 +135,11 @@ class App:
                         outbox.put(state, alerts)
         return report, sent
 
-    def import_roster(self, path: Path) -> ImportReport:
+    def import_roster(self, path: Path, *, dry_run: bool = False) -> ImportReport:
+        """All or nothing; ``dry_run``: what an import would change, changing nothing."""
         pairs = read_roster(path)  # raises before the store is touched
-        with self.repository() as repo:
-            return repo.import_pairs(pairs)
+        with self.repository(readonly=dry_run) as repo:
+            return repo.import_pairs(pairs, dry_run=dry_run)
 
 
 def scaffold(target: Path) -> list[Path]:

@@ -291,6 +291,25 @@ def run(ctx: Context, speed: float, until: str | None, log_format: str) -> None:
     asyncio.run(Service(app, speed=speed, until=parse_now(until) if until else None).run())
 
 
+@main.command()
+@click.option("--host", help="Listen on this address (default: [web].host, loopback).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Listen on this port (default: "
+              "[web].port; 0 picks a free one).")
+@click.option("--log-format", type=click.Choice(["plain", "json"]), default="plain",
+              show_default=True)
+@pass_ctx
+@user_errors
+def web(ctx: Context, host: str | None, port: int | None, log_format: str) -> None:
+    """The web console for coordinators and liaisons (sign-in by an emailed link)."""
+    import asyncio
+
+    from mailflow import logs
+    from mailflow.web.app import serve_until_signalled
+
+    logs.configure(log_format)
+    asyncio.run(serve_until_signalled(ctx.app, host, port))
+
+
 # --- export / backup ---------------------------------------------------------------------
 
 

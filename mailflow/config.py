@@ -207,6 +207,35 @@ class PrivacySettings(_Section):
     share_notes_with_liaison: bool = False
 
 
+class WebSettings(_Section):
+    """The web console (SPEC section 8): where it listens and the address people open."""
+
+    enabled: bool = False  # `mailflow run` serves it too; `mailflow web` always does
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: Port = 8025
+    base_url: str = ""  # "" -> http://host:port
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    trusted_proxy: bool = False  # read X-Forwarded-* only behind a proxy you run
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError(
+                f'expected the address people open, like "https://mentoring.example.org", '
+                f"got {value!r}")
+        return value
+
+    @property
+    def url(self) -> str:
+        """The address used in sign-in links."""
+        if self.base_url:
+            return self.base_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
 class StorageSettings(_Section):
     path: Path = Path("mailflow.json")
 
@@ -226,6 +255,7 @@ class Settings(_Section):
     keywords: dict[str, list[str]] = Field(default_factory=dict)
     privacy: PrivacySettings = PrivacySettings()
     storage: StorageSettings = StorageSettings()
+    web: WebSettings = WebSettings()
     topics: list[TopicSettings] = Field(default_factory=list)
 
     # where the file was read from; relative paths resolve against its folder

@@ -177,28 +177,33 @@ class Repository:
         for follower in self._followers:
             follower.stored_pair(rec)
 
-    def import_pairs(self, pairs: Iterable[Pair]) -> ImportReport:
-        """Add new pairs and update existing ones by pair_id; never delete."""
+    def import_pairs(self, pairs: Iterable[Pair], *, dry_run: bool = False) -> ImportReport:
+        """Add new pairs and update existing ones by pair_id; never delete.
+        ``dry_run``: say what would change, change nothing."""
         report = ImportReport()
         existing = self.pairs()
         seen: set[str] = set()
-        with self.store.transaction():
-            for pair in pairs:
-                seen.add(pair.pair_id)
-                old = existing.get(pair.pair_id)
-                if old is None:
-                    self.put_pair(PairRecord(pair))
-                    report.added.append(pair.pair_id)
-                elif old.pair != pair or not old.in_roster:
-                    self.put_pair(replace(old, pair=pair, in_roster=True))
-                    report.updated.append(pair.pair_id)
-                else:
-                    report.unchanged.append(pair.pair_id)
-            for pair_id, old in existing.items():
-                if pair_id not in seen:
-                    report.missing.append(pair_id)
-                    if old.in_roster:
-                        self.put_pair(replace(old, in_roster=False))
+        changes: list[PairRecord] = []
+        for pair in pairs:
+            seen.add(pair.pair_id)
+            old = existing.get(pair.pair_id)
+            if old is None:
+                changes.append(PairRecord(pair))
+                report.added.append(pair.pair_id)
+            elif old.pair != pair or not old.in_roster:
+                changes.append(replace(old, pair=pair, in_roster=True))
+                report.updated.append(pair.pair_id)
+            else:
+                report.unchanged.append(pair.pair_id)
+        for pair_id, old in existing.items():
+            if pair_id not in seen:
+                report.missing.append(pair_id)
+                if old.in_roster:
+                    changes.append(replace(old, in_roster=False))
+        if not dry_run:
+            with self.store.transaction():
+                for rec in changes:
+                    self.put_pair(rec)
         return report
 
     # outbox

@@ -50,6 +50,7 @@ from mailflow.render.samples import sample_contexts
 __all__ = [
     "DEFAULT_TEMPLATE_DIR",
     "LAYOUT",
+    "OPTIONAL_TEMPLATES",
     "TEMPLATE_NAMES",
     "RenderedEmail",
     "Renderer",
@@ -64,8 +65,10 @@ LAYOUT = "layout.html"
 TEMPLATE_NAMES: tuple[str, ...] = (
     "intro_mentor", "intro_mentee", "topic", "nudge", "closing_mentor", "closing_mentee",
     "feedback", "letter", "ack", "escalation", "digest", "digest_coordinator",
-    "liaison_welcome", "alert",
+    "liaison_welcome", "alert", "login",
 )
+# A program folder made before a template existed may lack it: the default is used.
+OPTIONAL_TEMPLATES = frozenset({"login"})
 _ROLE_SPECIFIC = {"intro", "closing"}
 # CommonMark plus GitHub's tables, rendered by cmark-gfm (C). Templates and topic
 # bodies are coordinators' own (trusted) Markdown, so their HTML is kept (UNSAFE);
@@ -253,6 +256,8 @@ class Renderer:
             return problems
         for name in TEMPLATE_NAMES:
             if not (self.template_dir / f"{name}{EXTENSION}").is_file():
+                if name in OPTIONAL_TEMPLATES:
+                    continue
                 problems.append(
                     f"{self._shown_dir}/{name}{EXTENSION}:1: missing (copy it from the defaults)"
                 )

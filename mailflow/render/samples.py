@@ -201,6 +201,15 @@ def _alert() -> list[Context]:
     ]
 
 
+def _login() -> list[Context]:
+    return [
+        {**base_context(PROGRAM, who, SENT_ON, "login"),
+         "link": "https://mentoring.example.org/login/3f9a0c5e1d2b4a6f8e7d9c0b1a2f3e4d",
+         "valid_minutes": 15, "expires_at": OPENED}
+        for who in (LIAISON, COORDINATOR)
+    ]
+
+
 SAMPLES: dict[str, Callable[[], list[Context]]] = {
     "intro_mentor": lambda: _intro(MENTOR),
     "intro_mentee": lambda: _intro(MENTEE),
@@ -216,6 +225,7 @@ SAMPLES: dict[str, Callable[[], list[Context]]] = {
     "digest_coordinator": lambda: _digest(True),
     "liaison_welcome": _liaison_welcome,
     "alert": _alert,
+    "login": _login,
 }
 
 

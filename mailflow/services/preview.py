@@ -8,7 +8,7 @@ from mailflow.app import App
 from mailflow.domain.keys import message_id, outbox_key
 from mailflow.domain.model import Kind, OutboxEntry, Role
 from mailflow.errors import TemplateError, UnknownPairError
-from mailflow.render.engine import RenderedEmail, template_names
+from mailflow.render.engine import RenderedEmail, Renderer, template_names
 from mailflow.render.mime import OutgoingMessage, build_message
 from mailflow.render.samples import sample_contexts
 from mailflow.services import drafting as context
@@ -21,10 +21,17 @@ _KIND_OF = {"intro_mentor": (Kind.INTRO, Role.MENTOR), "intro_mentee": (Kind.INT
             "feedback": (Kind.FEEDBACK, Role.MENTEE)}
 
 
-def preview(app: App, name: str, pair_id: str | None) -> tuple[RenderedEmail, OutgoingMessage]:
+def pair_templates() -> tuple[str, ...]:
+    """The templates that can be previewed with a real pair's data."""
+    return tuple(_KIND_OF)
+
+
+def preview(app: App, name: str, pair_id: str | None, *,
+            renderer: Renderer | None = None) -> tuple[RenderedEmail, OutgoingMessage]:
+    """Render template ``name`` (from ``renderer``'s folder, default the program's)."""
     if name not in template_names():
         raise TemplateError(f"no template {name!r}; templates: {', '.join(template_names())}")
-    renderer = app.renderer()
+    renderer = renderer or app.renderer()
     now = app.clock.now()
     if pair_id is None:
         rendered = renderer.render(name, sample_contexts(name)[0])

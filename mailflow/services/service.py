@@ -15,12 +15,16 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from mailflow.app import App
 from mailflow.errors import MailflowError
+
+if TYPE_CHECKING:
+    from mailflow.web.app import WebServer
 
 log = logging.getLogger("mailflow.service")
 
@@ -135,6 +139,7 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop, sig)
+        web = self._start_web()  # a port in use stops the start, with the reason
         scheduler.start()
         self._idle_task = asyncio.create_task(self._idle_loop(scheduler))
         log.info("mailflow running: program %r, clock at %s, speed %sx",
@@ -142,10 +147,22 @@ class Service:
         await self.stopping.wait()
         scheduler.shutdown(wait=False)
         self._idle_task.cancel()
+        if web is not None:
+            web[0].stop()
+            await web[1]
         for lock in self._locks.values():  # let the pass in hand finish
             async with lock:
                 pass
         log.info("mailflow stopped cleanly")
+
+    def _start_web(self) -> tuple[WebServer, asyncio.Task[None]] | None:
+        """`[web].enabled`: the console, served in this event loop beside the jobs."""
+        if not self.app.settings.web.enabled:
+            return None
+        from mailflow.web.app import WebServer
+
+        server = WebServer(self.app)
+        return server, asyncio.create_task(server.serve())
 
     def _stop(self, sig: signal.Signals) -> None:
         log.info("received %s: finishing the pass in hand, then stopping", sig.name)

@@ -1,0 +1,1 @@
+"""The web console for coordinators and liaisons (SPEC section 8)."""
