@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -89,7 +90,18 @@ class Console:
             time.sleep(0.05)
         raise TimeoutError(f"no login email #{count} for {to}")
 
+    @contextmanager
+    def signed_in(self, email: str) -> Iterator[httpx.Client]:
+        client = self.sign_in(email)
+        try:
+            yield client
+        finally:
+            client.close()
+
     def sign_in(self, email: str) -> httpx.Client:
+        """A signed-in client. The clock moves 15 minutes first, so that no address
+        reaches the limit of 5 links an hour however many tests sign in."""
+        self.later(minutes=15)
         client = self.client()
         before = len(self.login_emails(email))
         assert self.ask_link(client, email).status_code == 200
@@ -146,3 +158,24 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         yield Console(program, smtp, server, url)
         server.stop()
         thread.join(20)
+
+
+@pytest.fixture(scope="module")
+def coordinator(console: Console) -> Iterator[httpx.Client]:
+    """One signed-in coordinator for the module (do not sign it out)."""
+    with console.signed_in(COORDINATOR) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def liaison_a(console: Console) -> Iterator[httpx.Client]:
+    """Lena, liaison of P1 and P2, signed in for the module."""
+    with console.signed_in(LIAISON_A) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def liaison_b(console: Console) -> Iterator[httpx.Client]:
+    """Omar, liaison of P3, signed in for the module."""
+    with console.signed_in(LIAISON_B) as client:
+        yield client
