@@ -85,7 +85,7 @@ def overview(state: ProgramState, pair_ids: Collection[str] | None, *, query: st
                    if pair_ids is None or e.pair_id in pair_ids]
     return Overview(rows[(page - 1) * per_page: page * per_page], len(rows), page, pages,
                     counts, sorted(escalations, key=lambda e: e.opened_at),
-                    state.quarantined if pair_ids is None else [])
+                    list(state.quarantined) if pair_ids is None else [])
 
 
 @dataclass
