@@ -2,7 +2,8 @@
 # Install the Debian packages the test suite needs (Debian 12 "bookworm"):
 #   dovecot-imapd  a real IMAP server, started per test session from its own config
 #   postfix        only for its smtp-sink / smtp-source tools; the daemon is never started
-#   chromium       renders the HTML report and emails in tests
+#   chromium       renders the HTML report and emails in tests; the browser tests drive it
+#   npm            installs axe-core for the browser tests' accessibility checks
 #   openssl        generates the throwaway test CA and server certificates
 #
 # Run as root (or with sudo available). Safe to run again: when everything is
@@ -10,9 +11,14 @@
 # and it works in containers without systemd.
 set -euo pipefail
 
-PACKAGES=(dovecot-imapd postfix chromium openssl)
+PACKAGES=(dovecot-imapd postfix chromium openssl npm)
 
 installed() {
+    # npm may come with another Node.js build (e.g. NodeSource's nodejs, which
+    # conflicts with Debian's npm package): any working npm will do.
+    if [ "$1" = npm ] && command -v npm >/dev/null 2>&1; then
+        return 0
+    fi
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
 }
 

@@ -31,6 +31,8 @@ for _folder in (_TESTS / "integration", _TESTS / "integration" / "program"):
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))
 
+from browser import AXE_JS, SharedChromium, chromium_path, launch, skip_or_fail  # noqa: E402
+from playwright.sync_api import Browser  # noqa: E402
 from programs import Program, make_program  # noqa: E402
 from smtp_server import Received, RecordingSmtpServer  # noqa: E402
 
@@ -179,3 +181,24 @@ def liaison_b(console: Console) -> Iterator[httpx.Client]:
     """Omar, liaison of P3, signed in for the module."""
     with console.signed_in(LIAISON_B) as client:
         yield client
+
+
+# --- the browser tests: one Chromium for the session (browser.py) ---------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium_session() -> Iterator[SharedChromium]:
+    """Debian's Chromium through Playwright, started once for all the browser tests."""
+    executable = chromium_path()
+    if executable is None:
+        skip_or_fail("chromium is needed: run scripts/install-system-deps.sh")
+    if not AXE_JS.is_file():
+        skip_or_fail(f"axe-core is needed ({AXE_JS}): run scripts/setup.sh (npm ci)")
+    assert executable is not None
+    yield from launch(executable)
+
+
+@pytest.fixture
+def browser(chromium_session: SharedChromium) -> Iterator[Browser]:
+    with chromium_session.in_use() as browser:
+        yield browser
