@@ -155,6 +155,9 @@ class WebServer:
                                      proxy_headers=settings.trusted_proxy,
                                      forwarded_allow_ips="*" if settings.trusted_proxy else "",
                                      server_header=False)
+        # uvicorn's access log would write the sign-in tokens in /login/<token>: ours
+        # (AccessLog) leaves them out; uvicorn's is off even if logging is reconfigured
+        logging.getLogger("uvicorn.access").disabled = True
         self.server = _Server(self.config)
         self.socket = _bind(self.config.host, self.config.port)
 

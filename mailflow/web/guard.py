@@ -91,11 +91,14 @@ def action(handler: Action) -> Callable[[Request], Awaitable[Response]]:
     async def wrapper(request: Request) -> Response:
         viewer = await signed_in(request)
         form = await request.form()
-        token = form.get("csrf_token")
-        if viewer is None or not isinstance(token, str) or not console_of(request).keyring \
-                .check_csrf(request.state.session_id, token):
-            return forbidden(request)
-        return await handler(request, viewer, form)
+        try:
+            token = form.get("csrf_token")
+            if viewer is None or not isinstance(token, str) or not console_of(request) \
+                    .keyring.check_csrf(request.state.session_id, token):
+                return forbidden(request)
+            return await handler(request, viewer, form)
+        finally:
+            await form.close()  # an upload's temporary file
 
     return wrapper
 
