@@ -8,7 +8,8 @@ import re
 import httpx
 from conftest import Console, csrf_of
 
-BAD_LINE = "Subject: Month {{ pair.month }}\n\nDear {{ recipient.first_name }},\n\n{{ pair.mentorr.name }}\n"
+BAD_LINE = ("Subject: Month {{ pair.month }}\n\nDear {{ recipient.first_name }},\n\n"
+            "{{ pair.mentorr.name }}\n")
 
 
 def _topic(console: Console) -> str:
