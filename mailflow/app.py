@@ -19,6 +19,8 @@ from mailflow.clock import Clock
 from mailflow.config import Settings, load_settings
 from mailflow.domain.model import OutboxEntry
 from mailflow.errors import ConnectionFailed, MailflowError
+from mailflow.oauth.cache import TokenCache
+from mailflow.oauth.tokens import TokenSource
 from mailflow.render.engine import Renderer
 from mailflow.repository import ImportReport, Repository
 from mailflow.roster import read_roster
@@ -50,6 +52,7 @@ class App:
     clock: Clock
     config_path: Path
     _renderer: Renderer | None = field(default=None, init=False, repr=False)
+    _tokens: dict[str, TokenSource] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def load(cls, config_path: Path, clock: Clock) -> App:
@@ -70,8 +73,28 @@ class App:
             self._renderer = Renderer(folder if folder.is_dir() else default_templates_dir())
         return self._renderer
 
+    def token_cache(self) -> TokenCache:
+        return TokenCache(self.settings.token_cache_path)
+
+    def token_source(self, server: str) -> TokenSource | None:
+        """The OAuth 2.0 tokens `server` ("smtp"/"imap") signs in with, or None for a
+        password. One per mailbox for the App's life: tokens are kept in memory only."""
+        section = self.settings.smtp if server == "smtp" else self.settings.imap
+        oauth = self.settings.oauth2
+        if section.auth != "oauth2" or oauth is None or section.username is None:
+            return None
+        if section.username not in self._tokens:
+            self._tokens[section.username] = TokenSource(oauth, section.username,
+                                                         self.token_cache())
+        return self._tokens[section.username]
+
+    def token_failure(self) -> str | None:
+        """Why no OAuth 2.0 token could be had at the last try, if that is the case."""
+        return next((t.failure for t in self._tokens.values() if t.failure), None)
+
     def smtp_sender(self) -> SmtpSender:
-        return SmtpSender(self.settings.smtp, envelope_from=self.settings.mail.reply_to,
+        return SmtpSender(self.settings.smtp, tokens=self.token_source("smtp"),
+                          envelope_from=self.settings.mail.reply_to,
                           local_hostname=_local_hostname())
 
     def dispatcher(self) -> Dispatcher:
@@ -113,7 +136,7 @@ class App:
             await self.dispatcher().send_entries(repo, state, entries, now, SendReport())
 
     def imap_mailbox(self) -> ImapMailbox:
-        return ImapMailbox(self.settings.imap)
+        return ImapMailbox(self.settings.imap, tokens=self.token_source("imap"))
 
     async def poll(self, *, dry_run: bool = False) -> tuple[PollReport, SendReport]:
         """One pass over the inbox. The acks and escalations it queues are sent as each

@@ -149,6 +149,7 @@ class _ServerSettings(_Section):
     host: str = Field(min_length=1)
     port: Port
     security: Security = "tls"
+    auth: Literal["password", "oauth2"] = "password"
     username: str | None = None
     password_env: str | None = None
     ca_file: Path | None = None
@@ -156,7 +157,7 @@ class _ServerSettings(_Section):
 
     def password(self) -> str | None:
         """The secret, read from the environment variable named by ``password_env``."""
-        if not self.password_env:
+        if not self.password_env or self.auth == "oauth2":
             return None
         value = os.environ.get(self.password_env)
         if value is None:
@@ -167,6 +168,11 @@ class _ServerSettings(_Section):
 
     @model_validator(mode="after")
     def _login_needs_password(self) -> _ServerSettings:
+        if self.auth == "oauth2":
+            if not self.username:
+                raise ValueError('auth = "oauth2" needs username: the mailbox to sign in to, '
+                                 'e.g. "mentoring@example.org"')
+            return self
         if self.username and not self.password_env:
             raise ValueError(
                 "username is set but password_env is not: name the environment variable "
@@ -236,6 +242,92 @@ class WebSettings(_Section):
         return f"http://{host}:{self.port}"
 
 
+class OAuth2Settings(_Section):
+    """``[oauth2]``: how mailflow gets the tokens it signs in with (SPEC section 9)."""
+
+    provider: Literal["microsoft", "google", "custom"]
+    tenant: str | None = None
+    client_id: str | None = None
+    client_secret_env: str | None = None
+    grant: Literal["client_credentials", "refresh_token", "service_account"]
+    service_account_file: Path | None = None
+    token_url: str | None = None
+    device_authorization_url: str | None = None
+    authorization_url: str | None = None
+    scope: str | None = None
+    mechanism: Literal["XOAUTH2", "OAUTHBEARER"] = "XOAUTH2"
+    token_cache: Path = Path("mailflow-oauth.json")
+
+    def client_secret(self) -> str | None:
+        """The app's secret, read from the environment variable named by ``client_secret_env``."""
+        if not self.client_secret_env:
+            return None
+        value = os.environ.get(self.client_secret_env)
+        if not value:
+            raise ConfigError(f"the environment variable {self.client_secret_env} (named by "
+                              "[oauth2].client_secret_env) is not set")
+        return value
+
+    @field_validator("token_url", "device_authorization_url", "authorization_url")
+    @classmethod
+    def _https_or_loopback(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_token_url(value)
+        return value
+
+    @model_validator(mode="after")
+    def _grant_fits_provider(self) -> OAuth2Settings:
+        needs: list[str] = []
+        grants = _GRANTS[self.provider]
+        if self.grant not in grants:
+            raise ValueError(f'grant "{self.grant}" is not available with provider '
+                             f'"{self.provider}"; expected one of {", ".join(grants)}')
+        if self.provider == "microsoft" and not self.tenant:
+            needs.append("tenant (the directory (tenant) ID of the app registration)")
+        if self.provider == "custom" and not self.token_url:
+            needs.append("token_url (the server's RFC 6749 token endpoint)")
+        if self.grant == "service_account":
+            if not self.service_account_file:
+                needs.append("service_account_file (the JSON key of the service account)")
+        elif not self.client_id:
+            needs.append("client_id")
+        if self.grant == "client_credentials" and not self.client_secret_env:
+            needs.append("client_secret_env (the variable that holds the client secret)")
+        if needs:
+            raise ValueError(f'provider "{self.provider}" with grant "{self.grant}" needs '
+                             + " and ".join(needs))
+        return self
+
+
+_GRANTS = {
+    "microsoft": ("client_credentials", "refresh_token"),
+    "google": ("service_account", "refresh_token"),
+    "custom": ("client_credentials", "refresh_token"),
+}
+
+
+def check_token_url(url: str) -> str:
+    """An https URL, or http to a loopback address only (tokens must not cross a network
+    in the clear); raises ValueError saying so."""
+    from ipaddress import ip_address
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return url
+    if parts.scheme == "http" and host:
+        try:
+            loopback = host == "localhost" or ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if loopback:
+            return url
+        raise ValueError(f"{url!r} is plain http to a host that is not on this machine: use "
+                         "https (plain http is allowed only to a loopback address)")
+    raise ValueError(f"expected an https URL, got {url!r}")
+
+
 class StorageSettings(_Section):
     path: Path = Path("mailflow.json")
 
@@ -256,6 +348,7 @@ class Settings(_Section):
     privacy: PrivacySettings = PrivacySettings()
     storage: StorageSettings = StorageSettings()
     web: WebSettings = WebSettings()
+    oauth2: OAuth2Settings | None = None
     topics: list[TopicSettings] = Field(default_factory=list)
 
     # where the file was read from; relative paths resolve against its folder
@@ -286,6 +379,20 @@ class Settings(_Section):
                 raise ValueError(f"[[topics]] month {topic.month} appears twice")
             seen.add(topic.month)
         return self
+
+    @model_validator(mode="after")
+    def _oauth2_section_present(self) -> Settings:
+        users = [name for name in ("smtp", "imap") if getattr(self, name).auth == "oauth2"]
+        if users and self.oauth2 is None:
+            raise ValueError(f'[{users[0]}].auth is "oauth2" but there is no [oauth2] table: '
+                             "add one (see config.example.toml)")
+        return self
+
+    @property
+    def token_cache_path(self) -> Path:
+        """``[oauth2].token_cache``, relative to the store's folder."""
+        cache = self.oauth2.token_cache if self.oauth2 else Path("mailflow-oauth.json")
+        return (self.storage_path.parent / cache).resolve()
 
     @property
     def storage_path(self) -> Path:
@@ -391,4 +498,8 @@ def _with_paths_resolved(settings: Settings) -> Settings:
         if section.ca_file is not None and not section.ca_file.is_absolute():
             updates[name] = section.model_copy(
                 update={"ca_file": settings.base_dir / section.ca_file})
+    oauth = settings.oauth2
+    if oauth and oauth.service_account_file and not oauth.service_account_file.is_absolute():
+        updates["oauth2"] = oauth.model_copy(
+            update={"service_account_file": settings.base_dir / oauth.service_account_file})
     return settings.model_copy(update=updates) if updates else settings

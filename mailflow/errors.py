@@ -50,3 +50,8 @@ class ConnectionFailed(MailflowError):
 
 class MailboxError(MailflowError):
     """An IMAP command failed in a way that is not a connection problem."""
+
+
+class TokenError(ConnectionFailed):
+    """No access token could be had from the OAuth 2.0 token endpoint; the message says
+    what to do (a new client secret, `mailflow auth login` again, ...)."""

@@ -36,15 +36,26 @@ def corpora_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def dovecot() -> Iterator[Any]:
-    """One throwaway Dovecot for the whole session (see tests/integration/dovecot.py)."""
+def oauth_server() -> Iterator[Any]:
+    """One local OAuth 2.0 authorization server for the session (oauth_server.py); the
+    session's Dovecot checks XOAUTH2 and OAUTHBEARER tokens against it."""
+    from oauth_server import OAuthServer
+
+    with OAuthServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dovecot(oauth_server: Any) -> Iterator[Any]:
+    """One throwaway Dovecot for the whole session (see tests/integration/dovecot.py),
+    taking passwords and OAuth 2.0 tokens of ``oauth_server``."""
     from dovecot import DovecotError, dovecot_available, running_dovecot
 
     missing = dovecot_available()
     if missing:
         skip_or_fail(f"Dovecot is needed for the IMAP tests: {missing}")
     try:
-        with running_dovecot() as server:
+        with running_dovecot(oauth_server.url) as server:
             yield server
     except DovecotError as exc:
         pytest.fail(f"could not start the test Dovecot: {exc}")

@@ -38,6 +38,8 @@ from mailflow.adapters.imap_protocol import (
 )
 from mailflow.config import ImapSettings
 from mailflow.errors import ConnectionFailed, MailboxError
+from mailflow.oauth import sasl
+from mailflow.oauth.tokens import TokenSource
 
 log = logging.getLogger("mailflow.imap")
 
@@ -52,11 +54,13 @@ class ImapMailbox:
     """One logged-in IMAP connection. Use as an async context manager."""
 
     def __init__(self, settings: ImapSettings, *, password: str | None = None,
-                 use_move: bool = True) -> None:
-        """``password`` defaults to ``settings.password()``; ``use_move=False`` ignores
-        the server's MOVE capability and uses COPY + UID EXPUNGE (for tests)."""
+                 tokens: TokenSource | None = None, use_move: bool = True) -> None:
+        """``password`` defaults to ``settings.password()``; ``tokens`` signs in with
+        OAuth 2.0 (``auth = "oauth2"``); ``use_move=False`` ignores the server's MOVE
+        capability and uses COPY + UID EXPUNGE (for tests)."""
         self.settings = settings
         self._password = password
+        self._tokens = tokens
         self._use_move = use_move
         self._timeout = settings.timeout_seconds
         self._proto: Any = None
@@ -92,6 +96,8 @@ class ImapMailbox:
     async def connect(self) -> None:
         s = self.settings
         password = self._password if self._password is not None else s.password()
+        # a token is fetched before connecting, so no server waits on the token endpoint
+        token = await self._oauth().token() if s.auth == "oauth2" else None
         loop = asyncio.get_running_loop()
         self._lost = loop.create_future()
         self._proto = Protocol(loop, self._connection_lost)
@@ -105,7 +111,9 @@ class ImapMailbox:
             await self._run("the greeting", self._proto.wait("AUTH|NONAUTH"))
             if s.security == "starttls":
                 await self._starttls(loop, context)
-            if self._proto.state == _aio.NONAUTH:
+            if self._proto.state == _aio.NONAUTH and token is not None:
+                await self._oauth_login(token)
+            elif self._proto.state == _aio.NONAUTH:
                 await self._login(password)
             await self._run("CAPABILITY", self._proto.capability())
         except ConnectionFailed:
@@ -162,6 +170,38 @@ class ImapMailbox:
             raise ConnectionFailed(
                 f"{self.where} refused the login for {s.username!r} ({_text(response)}): "
                 f"check imap.username and the password in ${s.password_env}")
+
+    def _oauth(self) -> TokenSource:
+        if self._tokens is None:
+            raise ConnectionFailed('[imap].auth is "oauth2" but this connection was made '
+                                   "without a token source")
+        return self._tokens
+
+    async def _oauth_login(self, token: str) -> None:
+        """AUTHENTICATE XOAUTH2 or OAUTHBEARER; a refused token is replaced once."""
+        s, tokens = self.settings, self._oauth()
+        mechanism = tokens.mechanism
+        capabilities = {c.upper() for c in self._proto.capabilities}
+        if f"AUTH={mechanism}" not in capabilities:
+            offered = sorted(c[5:] for c in capabilities if c.startswith("AUTH="))
+            raise ConnectionFailed(
+                f"{self.where} does not offer AUTH={mechanism} (it offers "
+                f"{', '.join(offered) or 'none'}): set [oauth2].mechanism to one it offers")
+        assert s.username is not None  # the config requires it with auth = "oauth2"
+        for attempt in range(2):
+            initial = sasl.initial_response(mechanism, s.username, token, s.host, s.port)
+            response = await self._run(f"AUTHENTICATE {mechanism}", self._proto.authenticate(
+                mechanism, initial, sasl.abort_response(mechanism), "SASL-IR" in capabilities))
+            if response.result == "OK":
+                return
+            if attempt == 0:
+                log.info("%s refused the access token; fetching a new one", self.where)
+                token = await tokens.refused(token)
+        reason = sasl.describe_challenge(self._proto.sasl_challenge)
+        raise ConnectionFailed(
+            f"{self.where} refused the OAuth 2.0 sign-in ({mechanism}) for {s.username!r} "
+            f"({_text(response)}{'; ' + reason if reason else ''}) even with a new token: "
+            "check that the app may use this mailbox (see the README) and [imap].username")
 
     def _connect_error(self, exc: BaseException) -> BaseException:
         where = self.where

@@ -15,6 +15,9 @@ What is fixed (aioimaplib 2.0.x):
   password containing quotes; here nothing sent or received is logged.
 - bytes received are counted, so a transfer that is still moving is not timed out.
 - a lost connection ends the commands in flight (aioimaplib left them waiting forever).
+- ``AUTHENTICATE`` answers the server's continuations (the initial response when the
+  server has no SASL-IR, and the end of the exchange after an error challenge);
+  aioimaplib only appended them to the response and waited until the timeout.
 """
 
 from __future__ import annotations
@@ -60,6 +63,32 @@ class Protocol(_aio.IMAP4ClientProtocol):  # type: ignore[misc]
     def __init__(self, loop: Any, conn_lost_cb: Any = None) -> None:
         super().__init__(loop, conn_lost_cb)
         self.bytes_received = 0
+        self._sasl_replies: list[str] = []
+        self.sasl_challenge = b""  # the server's last AUTHENTICATE challenge
+
+    async def authenticate(self, mechanism: str, initial: str, then: str,
+                           sasl_ir: bool) -> Any:
+        """``AUTHENTICATE`` with ``initial`` as the first client response (on the command
+        line with SASL-IR, else after the first continuation); ``then`` answers a further
+        challenge (a refusal). The state becomes AUTH on OK."""
+        self._sasl_replies = [then] if sasl_ir else [initial, then]
+        self.sasl_challenge = b""
+        args = (mechanism, initial) if sasl_ir else (mechanism,)
+        response = await self.execute(_aio.Command("AUTHENTICATE", self.new_tag(), *args,
+                                                   loop=self.loop))
+        self._sasl_replies = []
+        if response.result == "OK":
+            self.state = _aio.AUTH
+        return response
+
+    def _continuation(self, line: bytes) -> None:
+        command = self.pending_sync_command
+        if command is None or command.name != "AUTHENTICATE":
+            super()._continuation(line)
+            return
+        self.sasl_challenge = line[1:].strip()
+        reply = self._sasl_replies.pop(0) if self._sasl_replies else "*"  # "*" cancels
+        self.transport.write(reply.encode("ascii") + CRLF)
 
     def data_received(self, d: bytes) -> None:
         self.bytes_received += len(d)

@@ -32,6 +32,8 @@ import aiosmtplib
 from mailflow.adapters.smtp_batch import Batch, Item, K, Message, TokenBucket
 from mailflow.config import SmtpSettings
 from mailflow.errors import ConnectionFailed, DeliveryError
+from mailflow.oauth import sasl
+from mailflow.oauth.tokens import TokenSource
 
 log = logging.getLogger("mailflow.smtp")
 _ids = itertools.count(1)
@@ -149,12 +151,17 @@ class SmtpSender:
         settings: SmtpSettings,
         *,
         password: str | None = None,
+        tokens: TokenSource | None = None,
         envelope_from: str | None = None,
         local_hostname: str | None = None,
         burst: int = 1,
     ) -> None:
         self.settings = settings
         self._password = password if password is not None else settings.password()
+        self._tokens = tokens
+        if settings.auth == "oauth2" and tokens is None:
+            raise ConnectionFailed('[smtp].auth is "oauth2" but the sender was made without '
+                                   "a token source")
         self._envelope_from = envelope_from
         self._local_hostname = local_hostname
         self.bucket = TokenBucket(settings.rate_per_minute, burst)
@@ -282,6 +289,9 @@ class SmtpSender:
         s = self.settings
         if self._local_hostname is None:  # one lookup per sender, not per session
             self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        # a token is fetched before connecting, so no server waits on the token endpoint
+        token = await self._tokens.token() if self._tokens is not None else None
+        password_login = s.username if token is None else None
         smtp = aiosmtplib.SMTP(
             hostname=s.host,
             port=s.port,
@@ -289,8 +299,8 @@ class SmtpSender:
             use_tls=s.security == "tls",
             start_tls=s.security == "starttls",
             tls_context=self._tls,
-            username=s.username,
-            password=self._password if s.username else None,
+            username=password_login,
+            password=self._password if password_login else None,
             local_hostname=self._local_hostname,
         )
         log.info("smtp conn=%s connecting to %s:%s security=%s", conn_id, s.host, s.port,
@@ -299,6 +309,8 @@ class SmtpSender:
             await smtp.connect()
             if smtp.is_ehlo_or_helo_needed:  # learn the extensions (8BITMIME, SIZE) now
                 await smtp.ehlo()
+            if token is not None:
+                await self._oauth_login(smtp, token)
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             smtp.close()
             failure = ConnectionFailed(self._explain(exc))
@@ -310,6 +322,34 @@ class SmtpSender:
         log.info("smtp conn=%s connected", conn_id)
         return smtp
 
+    async def _oauth_login(self, smtp: aiosmtplib.SMTP, token: str) -> None:
+        """AUTH XOAUTH2 or OAUTHBEARER with an initial response; a refused token is
+        replaced once. Raises SMTPAuthenticationError when the new one is refused too."""
+        s = self.settings
+        assert self._tokens is not None and s.username is not None
+        mechanism = self._tokens.mechanism
+        if mechanism.lower() not in smtp.server_auth_methods:
+            raise aiosmtplib.SMTPAuthenticationError(
+                504, f"the server does not offer AUTH {mechanism} (it offers "
+                f"{', '.join(smtp.server_auth_methods).upper() or 'none'}); set "
+                "[oauth2].mechanism to one it offers")
+        reason = ""
+        for attempt in range(2):
+            initial = sasl.initial_response(mechanism, s.username, token, s.host, s.port)
+            response = await smtp.execute_command(b"AUTH", mechanism.encode(), initial.encode())
+            if response.code == 334:  # an error challenge: end the exchange to get the reply
+                reason = sasl.describe_challenge(response.message)
+                response = await smtp.execute_command(
+                    sasl.abort_response(mechanism).encode())
+            if response.code == 235:
+                return
+            if attempt == 0:
+                log.info("smtp: %s:%s refused the access token; fetching a new one", s.host,
+                         s.port)
+                token = await self._tokens.refused(token)
+        raise aiosmtplib.SMTPAuthenticationError(
+            response.code, f"{response.message}{'; ' + reason if reason else ''}")
+
     def _explain(self, exc: BaseException) -> str:
         s = self.settings
         exc = _root_tls_error(exc) or exc
@@ -320,6 +360,10 @@ class SmtpSender:
         elif isinstance(exc, ssl.SSLError):
             text = (f"TLS with {where} failed ({exc.reason}); check [smtp].security "
                     '("tls" is usually port 465, "starttls" port 587)')
+        elif isinstance(exc, aiosmtplib.SMTPAuthenticationError) and self._tokens is not None:
+            text = (f"{where} refused the OAuth 2.0 sign-in for {s.username!r} ({exc.code} "
+                    f"{exc.message}) even with a new token: check that the app may send as "
+                    "this mailbox (see the README) and [smtp].username")
         elif isinstance(exc, aiosmtplib.SMTPAuthenticationError):
             text = (f"{where} refused the login for {s.username!r} ({exc.code} {exc.message}); "
                     f"check the password in ${s.password_env} and [smtp].username")

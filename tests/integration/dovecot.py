@@ -146,7 +146,7 @@ ssl_key = <{key}
 ssl_min_protocol = TLSv1.2
 # the plain port is used by tests of security = "none" and by the imaplib helpers
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth_mechanisms}
 
 mail_location = maildir:{root}/mail/%u
 namespace inbox {{
@@ -159,11 +159,12 @@ mailbox_idle_check_interval = 1 secs
 
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   # one file per user: Dovecot re-reads a changed passwd-file only when its mtime
   # (seconds) changes, so users added in the same second would be unknown
   args = scheme=PLAIN username_format=%u {root}/users/%u
 }}
-userdb {{
+{oauth_passdb}userdb {{
   driver = static
   args = uid={uid} gid={gid} home={root}/home/%u
 }}
@@ -212,11 +213,32 @@ service stats {{
 """
 
 
+# OAuth 2.0 (tests/integration/oauth_server.py): tokens are checked by RFC 7662
+# introspection, posted to the test authorization server on loopback
+_OAUTH_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/dovecot-oauth2.conf.ext
+}}
+"""
+_OAUTH_CONF = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
+
 @dataclass
 class Dovecot:
-    """One running Dovecot instance; see the module docstring."""
+    """One running Dovecot instance; see the module docstring. With ``oauth_url`` (the
+    test authorization server, ``oauth_server.py``) it also takes XOAUTH2 and OAUTHBEARER,
+    checking each token by introspection at ``{oauth_url}/introspect``."""
 
     root: Path
+    oauth_url: str | None = None
     imap_port: int = 0
     imaps_port: int = 0
     ca_file: Path = field(default=Path())
@@ -262,7 +284,14 @@ class Dovecot:
 
     def _write_config(self, cert: Path, key: Path) -> None:
         uid, gid = _mail_ids()
+        oauth_passdb = ""
+        if self.oauth_url:
+            conf = self.root / "dovecot-oauth2.conf.ext"
+            conf.write_text(_OAUTH_CONF.format(url=f"{self.oauth_url}/introspect"))
+            oauth_passdb = _OAUTH_PASSDB.format(root=self.root)
         self.config.write_text(_CONFIG.format(
+            oauth_mechanisms=" xoauth2 oauthbearer" if self.oauth_url else "",
+            oauth_passdb=oauth_passdb,
             instance=f"{os.getpid()}-{self.imap_port}", root=self.root, host=self.host,
             user=getpass.getuser(), group=grp.getgrgid(os.getgid()).gr_name, uid=uid, gid=gid,
             login_user=_login_user(),
@@ -447,11 +476,11 @@ def _q(folder: str) -> str:
 
 
 @contextlib.contextmanager
-def running_dovecot() -> Iterator[Dovecot]:
+def running_dovecot(oauth_url: str | None = None) -> Iterator[Dovecot]:
     """Start a Dovecot in a fresh temporary directory; stop it and clean up afterwards."""
     root = Path(tempfile.mkdtemp(prefix="mailflow-dovecot-"))
     os.chmod(root, 0o755)
-    server = Dovecot(root=root)
+    server = Dovecot(root=root, oauth_url=oauth_url)
     try:
         server.start()
         yield server

@@ -5,7 +5,9 @@
 so a test's client loop and the server never block each other, and a stalled
 server really stalls. Optional implicit TLS or STARTTLS (certificates from
 ``make_test_certs``, made with the openssl CLI) and AUTH PLAIN/LOGIN against
-one user and password.
+one user and password, or (``oauth=``) AUTH XOAUTH2 and OAUTHBEARER accepted only
+with a live token of the test authorization server (``oauth_server.py``) that opens
+the mailbox named in the SASL string.
 
 Faults apply to the next message(s) reaching a stage::
 
@@ -23,6 +25,8 @@ sessions open at once), ``messages`` (accepted, in order), ``dropped`` and
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import email
 import email.policy
 import shutil
@@ -31,7 +35,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -141,7 +145,8 @@ class _Handler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str,
         mail_options: list[str],
     ) -> str:
-        if self.owner.auth is not None and not session.authenticated:
+        needs_login = self.owner.auth is not None or self.owner.oauth is not None
+        if needs_login and not session.authenticated:
             return "530 5.7.0 Authentication required"
         status = await self.owner._fault("mail", server, session, envelope)
         if status is not None:
@@ -171,6 +176,54 @@ class _Handler:
         return "250 2.0.0 OK queued"
 
 
+_OAUTH_ERROR = base64.b64encode(
+    b'{"status":"invalid_token","scope":"https://mail.example/","schemes":"Bearer"}')
+
+
+def _parse_sasl(mechanism: str, initial: str) -> tuple[str, str]:
+    """(user, token) of an XOAUTH2 or OAUTHBEARER initial response; ("", "") if malformed."""
+    try:
+        raw = base64.b64decode(initial, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    if mechanism == "OAUTHBEARER":
+        gs2, _, rest = raw.partition("\x01")
+        user = gs2.split(",")[1].removeprefix("a=").replace("=2C", ",").replace("=3D", "=")
+        fields = rest.split("\x01")
+    else:
+        fields = raw.split("\x01")
+        user = next((f[5:] for f in fields if f.startswith("user=")), "")
+    token = next((f[12:] for f in fields if f.startswith("auth=Bearer ")), "")
+    return user, token
+
+
+class _OAuthHandler(_Handler):
+    """Adds AUTH XOAUTH2 and OAUTHBEARER: a live token for the named mailbox, else the
+    error challenge, the client's end of the exchange, and 535."""
+
+    async def _oauth(self, server: SMTP, args: list[str]) -> AuthResult:
+        mechanism = args[0].upper()
+        initial = args[1] if len(args) > 1 else ""
+        if not initial:
+            answer = await server.challenge_auth("", encode_to_b64=False)
+            initial = answer.decode() if isinstance(answer, bytes) else ""
+        user, token = _parse_sasl(mechanism, initial)
+        check = self.owner.oauth
+        ok = check is not None and bool(user) and check(token) == user
+        with self.owner._lock:
+            self.owner.logins.append((user, ok))
+        if ok:
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        await server.challenge_auth(_OAUTH_ERROR, encode_to_b64=False)
+        return AuthResult(success=False, handled=False)
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._oauth(server, args)
+
+    async def auth_OAUTHBEARER(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._oauth(server, args)
+
+
 class _CountingSMTP(SMTP):
     """Counts sessions and how many are open at once."""
 
@@ -192,7 +245,8 @@ class _CountingSMTP(SMTP):
 class _Controller(Controller):
     def __init__(self, owner: RecordingSmtpServer, **kwargs: Any) -> None:
         self.owner = owner
-        super().__init__(_Handler(owner), hostname=HOST, port=0, **kwargs)
+        handler = _OAuthHandler(owner) if owner.oauth is not None else _Handler(owner)
+        super().__init__(handler, hostname=HOST, port=0, **kwargs)
 
     def factory(self) -> SMTP:
         return _CountingSMTP(self.owner, self.handler, **self.SMTP_kwargs)
@@ -209,7 +263,8 @@ class RecordingSmtpServer:
 
     ``tls``: implicit TLS with this context; ``starttls``: offer STARTTLS with
     this context (``require_starttls`` refuses mail before it); ``auth``:
-    ``(user, password)`` required before MAIL.
+    ``(user, password)`` required before MAIL; ``oauth``: a token -> mailbox check
+    (``OAuthServer.check``), and a sign-in with a live token is required before MAIL.
     """
 
     def __init__(
@@ -219,9 +274,11 @@ class RecordingSmtpServer:
         starttls: ssl.SSLContext | None = None,
         require_starttls: bool = False,
         auth: tuple[str, str] | None = None,
+        oauth: Callable[[str], str | None] | None = None,
         hostname: str = "mx.test",
     ) -> None:
         self.auth = auth
+        self.oauth = oauth
         self.tls = tls is not None
         self.starttls = starttls is not None
         self.messages: list[Received] = []

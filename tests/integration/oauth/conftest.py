@@ -1,0 +1,85 @@
+"""Fixtures for the OAuth 2.0 tests: the session's authorization server
+(``oauth_server.py``, fixture ``oauth_server`` in tests/conftest.py), whose tokens the
+session's Dovecot checks by introspection, and an aiosmtpd server that takes them.
+
+- ``mailbox``: a fresh Dovecot user (``imap_account``) and an app allowed to open it
+  (``client``: client_credentials), its secret in $MAILFLOW_TEST_OAUTH_SECRET.
+- ``oauth_smtp``: a RecordingSmtpServer that accepts AUTH XOAUTH2 and OAUTHBEARER only
+  with a live token of ``oauth_server``.
+- ``oauth_settings(**overrides)``: ``[oauth2]`` for the custom provider on that server.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_HERE = str(Path(__file__).resolve().parent.parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from dovecot import ImapAccount  # noqa: E402
+from oauth_server import Client, OAuthServer  # noqa: E402
+from smtp_server import RecordingSmtpServer  # noqa: E402
+
+from mailflow.config import ImapSettings, OAuth2Settings, SmtpSettings  # noqa: E402
+
+SECRET_ENV = "MAILFLOW_TEST_OAUTH_SECRET"
+
+
+@dataclass
+class Mailbox:
+    account: ImapAccount
+    client: Client
+    server: OAuthServer
+
+    @property
+    def user(self) -> str:
+        return self.account.username
+
+    def imap(self, **overrides: Any) -> ImapSettings:
+        values: dict[str, Any] = {"auth": "oauth2", "password_env": None}
+        values.update(overrides)
+        return self.account.settings(**values)
+
+    def smtp(self, server: RecordingSmtpServer, **overrides: Any) -> SmtpSettings:
+        values: dict[str, Any] = {"host": server.host, "port": server.port, "security": "none",
+                                  "auth": "oauth2", "username": self.user,
+                                  "timeout_seconds": 5.0, "max_connections": 1}
+        values.update(overrides)
+        return SmtpSettings.model_validate(values)
+
+
+@pytest.fixture
+def mailbox(oauth_server: OAuthServer, imap_account: ImapAccount,
+            monkeypatch: pytest.MonkeyPatch) -> Mailbox:
+    client = oauth_server.add_client({imap_account.username})
+    monkeypatch.setenv(SECRET_ENV, client.secret or "")
+    return Mailbox(imap_account, client, oauth_server)
+
+
+@pytest.fixture
+def oauth_smtp(oauth_server: OAuthServer) -> Iterator[RecordingSmtpServer]:
+    with RecordingSmtpServer(oauth=oauth_server.check) as server:
+        yield server
+
+
+@pytest.fixture
+def oauth_settings(oauth_server: OAuthServer,
+                   mailbox: Mailbox) -> Callable[..., OAuth2Settings]:
+    def make(**overrides: Any) -> OAuth2Settings:
+        values: dict[str, Any] = {
+            "provider": "custom", "grant": "client_credentials",
+            "token_url": f"{oauth_server.url}/token", "client_id": mailbox.client.client_id,
+            "client_secret_env": SECRET_ENV,
+            "device_authorization_url": f"{oauth_server.url}/device",
+        }
+        values.update(overrides)
+        return OAuth2Settings.model_validate(values)
+
+    return make
