@@ -16,7 +16,7 @@ from mailflow.adapters.imap import ImapMailbox
 from mailflow.adapters.smtp import SmtpSender
 from mailflow.adapters.store import TinyDBStore
 from mailflow.clock import Clock
-from mailflow.config import Settings, load_settings
+from mailflow.config import OAuth2Settings, Settings, load_settings
 from mailflow.domain.model import OutboxEntry
 from mailflow.errors import ConnectionFailed, MailflowError
 from mailflow.oauth.cache import TokenCache
@@ -88,6 +88,15 @@ class App:
                                                          self.token_cache())
         return self._tokens[section.username]
 
+    def oauth_account(self) -> tuple[OAuth2Settings, str]:
+        """The ``[oauth2]`` settings and the mailbox they sign in to, for `mailflow auth`."""
+        oauth = self.settings.oauth2
+        for section in (self.settings.imap, self.settings.smtp):
+            if oauth is not None and section.auth == "oauth2" and section.username:
+                return oauth, section.username
+        raise MailflowError('neither [imap] nor [smtp] has auth = "oauth2" (with an [oauth2] '
+                            "table): there is nothing to sign in to with OAuth 2.0")
+
     def token_failure(self) -> str | None:
         """Why no OAuth 2.0 token could be had at the last try, if that is the case."""
         return next((t.failure for t in self._tokens.values() if t.failure), None)
@@ -112,19 +121,37 @@ class App:
 
     def _health(self, repo: Repository, channel: str, now: datetime,
                 error: str) -> list[OutboxEntry]:
-        """Record the pass in the health record; queue the alerts it calls for."""
-        changes, alerts = health.update(
-            repo.meta(health.HEALTH), channel, now, error or None,
-            alert_after=timedelta(minutes=self.settings.schedule.alert_after_minutes),
-            coordinators=tuple(self.settings.program.coordinators),
-            domain=self.settings.mail.domain,
-        )
+        """Record the pass in the health record; queue the alerts it calls for.
+
+        A pass that failed for want of an OAuth 2.0 token is recorded under "oauth"
+        alone, so that sending and polling failing together give one alert."""
+        record = repo.meta(health.HEALTH)
+        changes: dict[str, object] = {}
+        alerts: list[OutboxEntry] = []
+        for name, problem in self._health_channels(channel, error or None):
+            more, queued = health.update(
+                {**record, **changes}, name, now, problem,
+                alert_after=timedelta(minutes=self.settings.schedule.alert_after_minutes),
+                coordinators=tuple(self.settings.program.coordinators),
+                domain=self.settings.mail.domain,
+            )
+            changes.update(more)
+            alerts.extend(queued)
         with repo.transaction():
             repo.set_meta(health.HEALTH, **changes)
             for alert in alerts:
                 if repo.outbox_entry(alert.key) is None:
                     repo.put_outbox(alert)
         return alerts
+
+    def _health_channels(self, channel: str,
+                         error: str | None) -> list[tuple[str, str | None]]:
+        token_failure = self.token_failure()
+        if error and token_failure:
+            return [("oauth", token_failure)]
+        if self._tokens and token_failure is None:
+            return [(channel, error), ("oauth", None)]
+        return [(channel, error)]
 
     async def _send_quietly(self, repo: Repository, now: datetime,
                             entries: list[OutboxEntry]) -> None:

@@ -310,6 +310,48 @@ def web(ctx: Context, host: str | None, port: int | None, log_format: str) -> No
     asyncio.run(serve_until_signalled(ctx.app, host, port))
 
 
+# --- auth (OAuth 2.0) -----------------------------------------------------------------
+
+
+@main.group()
+def auth() -> None:
+    """Sign in to the mailbox with OAuth 2.0 (Microsoft 365, Google Workspace, custom)."""
+
+
+@auth.command("login")
+@pass_ctx
+@user_errors
+def auth_login(ctx: Context) -> None:
+    """Sign in once (a code to enter, or a browser); keeps the refresh token in token_cache."""
+    import asyncio
+    import webbrowser
+
+    from mailflow.oauth.login import login
+
+    oauth, account = ctx.app.oauth_account()
+    cache = ctx.app.token_cache()
+    result = asyncio.run(login(oauth, account, cache, click.echo, open_browser=webbrowser.open))
+    click.echo(f"ok: signed in to {result.account} (scope: {result.scope}); the access token "
+               f"expires {result.expires_at}; {cache.path} keeps what mailflow needs")
+
+
+@auth.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+@user_errors
+def auth_status(ctx: Context, as_json: bool) -> None:
+    """Account, scopes, expiry and last refresh (never a token)."""
+    from mailflow.oauth.tokens import auth_status as read_status
+
+    oauth, account = ctx.app.oauth_account()
+    result = {"configured_account": account, **read_status(oauth, ctx.app.token_cache())}
+    if as_json:
+        echo_json(result)
+        return
+    for key, value in result.items():
+        click.echo(f"{key.replace('_', ' ')}: {value if value is not None else '-'}")
+
+
 # --- export / backup ---------------------------------------------------------------------
 
 

@@ -88,7 +88,7 @@ class _Base:
         self.account = account
         self.token_url = ends.token_url or ""
 
-    async def _call(self, request: Any) -> dict[str, Any]:
+    async def call(self, request: Any) -> dict[str, Any]:
         """Await an Authlib token request; every failure becomes a TokenError."""
         try:
             got = await request
@@ -130,7 +130,7 @@ class _Base:
 class ClientCredentials(_Base):
     async def fetch(self) -> Token:
         async with oauth_client(self.settings, self.ends) as client:
-            got = await self._call(client.fetch_token(self.token_url,
+            got = await self.call(client.fetch_token(self.token_url,
                                                       grant_type="client_credentials"))
         return _token(got, self.ends.scope)
 
@@ -154,7 +154,7 @@ class RefreshToken(_Base):
             raise TokenError(f"there is no refresh token in {self.cache.path} yet: run "
                              "`mailflow auth login` once to sign in to the mailbox")
         async with oauth_client(self.settings, self.ends) as client:
-            got = await self._call(client.refresh_token(self.token_url, refresh_token=refresh))
+            got = await self.call(client.refresh_token(self.token_url, refresh_token=refresh))
         rotated = got.get("refresh_token")
         if isinstance(rotated, str) and rotated and rotated != refresh:
             self.cache.update(refresh_token=rotated,
@@ -194,7 +194,7 @@ class ServiceAccount(_Base):
             subject=self.account, audience=self.token_url,
             claims={"scope": self.ends.scope}, key=key, header=header, timeout=TIMEOUT)
         async with client:
-            got = await self._call(client.refresh_token())
+            got = await self.call(client.refresh_token())
         return _token(got, self.ends.scope)
 
     def advice(self, error: str) -> str:

@@ -46,7 +46,8 @@ class TokenSource:
         self._refresh_at = 0.0
         self._locks: dict[int, asyncio.Lock] = {}
         self.failure: str | None = None
-        self.refreshes = 0
+        self.refreshes = 0  # tokens fetched
+        self.refusals = 0  # tokens a server refused before they expired
 
     def __repr__(self) -> str:  # never the token
         return f"TokenSource(account={self.account!r}, grant={self.settings.grant!r})"
@@ -70,6 +71,7 @@ class TokenSource:
         async with self._lock():
             if self._token is not None and self._token.access_token != token:
                 return self._token.access_token
+            self.refusals += 1
             self._token = None
             return await self._refresh("refused by the server")
 

@@ -19,6 +19,7 @@ HEALTH = "health"
 _PROBLEMS = {
     "poll": "Polling the mailbox has been failing",
     "send": "Sending mail has been failing",
+    "oauth": "Signing in to the mailbox with OAuth 2.0 has been failing",
 }
 
 
@@ -55,7 +56,8 @@ def update(health: dict[str, Any], channel: str, now: datetime, error: str | Non
     else:
         since = since or now.isoformat()
         changes = {failing_key: since, "last_error": f"{now.isoformat()} {channel}: {error}"}
-        overdue = now - datetime.fromisoformat(since) >= alert_after or channel == "send"
+        overdue = (now - datetime.fromisoformat(since) >= alert_after
+                   or channel in ("send", "oauth"))
         if overdue and not alerted:
             alerts = _alert_entries(coordinators, domain, now, channel, since, False, error)
             changes[alerted_key] = True

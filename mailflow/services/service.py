@@ -11,6 +11,7 @@ let the pass in hand finish before the process exits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -147,6 +148,8 @@ class Service:
         await self.stopping.wait()
         scheduler.shutdown(wait=False)
         self._idle_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):  # its connection closes first
+            await self._idle_task
         if web is not None:
             web[0].stop()
             await web[1]

@@ -76,6 +76,7 @@ class OAuthServer:
     issued: Counter[str] = field(default_factory=Counter)  # tokens issued, by grant
     introspections: int = 0
     log: list[str] = field(default_factory=list)  # every request body, for leak checks
+    every_token: list[str] = field(default_factory=list)  # access and refresh, ever issued
     _access: dict[str, _Access] = field(default_factory=dict)
     _refresh: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # client,box,scope
     _devices: dict[str, _Device] = field(default_factory=dict)
@@ -158,6 +159,7 @@ class OAuthServer:
                refresh: bool) -> dict[str, Any]:
         token = "at-" + secrets.token_urlsafe(24)
         with self._lock:
+            self.every_token.append(token)
             self._access[token] = _Access(client_id, mailbox, scope, time.time() + self.lifetime)
             self.issued[grant] += 1
         body: dict[str, Any] = {"access_token": token, "token_type": "Bearer",
@@ -165,6 +167,7 @@ class OAuthServer:
         if refresh:
             rt = "rt-" + secrets.token_urlsafe(24)
             with self._lock:
+                self.every_token.append(rt)
                 self._refresh[rt] = (client_id, mailbox, scope)
             body["refresh_token"] = rt
         return body

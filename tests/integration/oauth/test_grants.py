@@ -1,0 +1,150 @@
+"""Each grant end to end through the CLI: a refresh token from `mailflow auth login`
+(the device flow) rotated by the server and kept across restarts; a Google service
+account with domain-wide delegation; Google's loopback-redirect login."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import SECRET_ENV, START, Mailbox, custom_toml, oauth_program
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from joserfc.jwk import RSAKey
+from programs import Program
+from smtp_server import RecordingSmtpServer
+
+from mailflow.cli import main
+from mailflow.oauth.login import login
+
+pytestmark = pytest.mark.timeout(60)
+NOW = f"{START.isoformat()}T18:00"
+
+
+def _cli(program: Program, *args: str) -> Result:
+    return CliRunner().invoke(main, ["-c", str(program.config), "--now", NOW, *args])
+
+
+def _cache(program: Program) -> dict[str, str]:
+    return dict(json.loads((program.folder / "mailflow-oauth.json").read_text()))
+
+
+def test_device_login_then_rotated_refresh_tokens_survive_restarts(
+        tmp_path: Path, mailbox: Mailbox, oauth_smtp: RecordingSmtpServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    server = mailbox.server
+    public = server.add_client(public=True)
+    monkeypatch.setattr(server, "auto_approve", mailbox.user)  # the person enters the code
+    program = oauth_program(tmp_path / "p", mailbox, oauth_smtp,
+                            custom_toml(server, public, grant="refresh_token",
+                                        client_secret_env=""))
+    monkeypatch.delenv(SECRET_ENV)
+    result = _cli(program, "auth", "login")
+    assert result.exit_code == 0, result.output
+    assert "enter the code" in result.output and f"signed in to {mailbox.user}" in result.output
+    first = _cache(program)["refresh_token"]
+    assert first in server.refresh_tokens()
+    path = program.folder / "mailflow-oauth.json"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    seen = [first]
+    for _ in range(2):  # each command is a fresh process's worth of state: a restart
+        sent = _cli(program, "send-due")
+        assert sent.exit_code == 0, sent.output
+        polled = _cli(program, "poll")
+        assert polled.exit_code == 0, polled.output
+        current = _cache(program)["refresh_token"]
+        assert current not in seen  # rotated by the server, kept at once
+        assert server.refresh_tokens() == {current}  # the older ones are dead
+        seen.append(current)
+    kinds = [m.message()["X-Mailflow-Kind"] for m in oauth_smtp.messages]
+    assert kinds.count("intro") == 4 and all(ok for _, ok in oauth_smtp.logins)
+    assert [p.name for p in program.folder.iterdir() if p.name.startswith(".mailflow-oauth")] \
+        == []  # no temporary file left behind
+    status = _cli(program, "auth", "status", "--json")
+    assert status.exit_code == 0, status.output
+    shown = json.loads(status.output)
+    assert shown["account"] == mailbox.user and shown["refresh_token"] == "stored"
+    assert shown["expires_at"] and shown["last_refresh"] and shown["signed_in_at"]
+    assert not any(token in status.output for token in server.every_token)
+    text = _cli(program, "auth", "status").output
+    assert "last refresh:" in text and not any(t in text for t in server.every_token)
+
+
+def test_a_revoked_refresh_token_says_to_log_in_again(
+        tmp_path: Path, mailbox: Mailbox, smtp_plain: RecordingSmtpServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    server = mailbox.server
+    public = server.add_client(public=True)
+    monkeypatch.setattr(server, "auto_approve", mailbox.user)
+    program = oauth_program(tmp_path / "p", mailbox, smtp_plain,
+                            custom_toml(server, public, grant="refresh_token",
+                                        client_secret_env=""), smtp_oauth=False)
+    assert _cli(program, "auth", "login").exit_code == 0
+    server.revoke(public.client_id)
+    polled = _cli(program, "poll")
+    assert polled.exit_code == 1
+    assert "run `mailflow auth login` again" in polled.output
+    assert _cli(program, "auth", "login").exit_code == 0
+    assert _cli(program, "poll").exit_code == 0
+
+
+
+
+def test_google_service_account_with_domain_wide_delegation(
+        tmp_path: Path, mailbox: Mailbox, oauth_smtp: RecordingSmtpServer) -> None:
+    server = mailbox.server
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = RSAKey.import_key(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    account = server.add_client({mailbox.user}, public_key=public)
+    # the service account's email is its client id on the test server
+    (tmp_path / "sa.json").write_text(json.dumps({
+        "type": "service_account", "client_email": account.client_id,
+        "client_id": "1234567890", "private_key_id": "k1",
+        "private_key": key.private_bytes(serialization.Encoding.PEM,
+                                         serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()).decode(),
+        "token_uri": f"{server.url}/token"}))
+    toml = ('[oauth2]\nprovider = "google"\ngrant = "service_account"\n'
+            f'service_account_file = "{tmp_path / "sa.json"}"\nmechanism = "OAUTHBEARER"\n')
+    program = oauth_program(tmp_path / "p", mailbox, oauth_smtp, toml)
+    before = server.issued["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+    assert _cli(program, "send-due").exit_code == 0
+    assert _cli(program, "poll").exit_code == 0
+    assert server.issued["urn:ietf:params:oauth:grant-type:jwt-bearer"] == before + 2
+    kinds = [m.message()["X-Mailflow-Kind"] for m in oauth_smtp.messages]
+    assert kinds.count("intro") == 4 and all(ok for _, ok in oauth_smtp.logins)
+    # delegation withdrawn for this mailbox: an error that says where to grant it
+    server.clients[account.client_id].mailboxes.clear()
+    polled = _cli(program, "poll")
+    assert polled.exit_code == 1 and "Domain-wide delegation" in polled.output
+
+
+async def test_google_loopback_login(tmp_path: Path, mailbox: Mailbox,
+                                     smtp_plain: RecordingSmtpServer,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    server = mailbox.server
+    monkeypatch.setattr(server, "auto_approve", mailbox.user)
+    toml = custom_toml(server, mailbox.client, provider="google", grant="refresh_token",
+                       authorization_url=f"{server.url}/authorize")
+    program = oauth_program(tmp_path / "p", mailbox, smtp_plain, toml, smtp_oauth=False)
+    app = program.app()
+    oauth, account = app.oauth_account()
+    said: list[str] = []
+
+    def browser(url: str) -> None:  # the person's browser: consent, then the redirect
+        assert "code_challenge=" in url and "access_type=offline" in url
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert b"Signed in" in page.read()
+
+    result = await login(oauth, account, app.token_cache(), said.append, open_browser=browser)
+    assert result.account == mailbox.user
+    assert app.token_cache().read()["refresh_token"] in server.refresh_tokens()
+    assert any("Open this address" in line for line in said)
+    report, _ = await app.poll()
+    assert report.connection_error == ""
