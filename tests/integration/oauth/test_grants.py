@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import SECRET_ENV, START, Mailbox, custom_toml, oauth_program
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import RSAKey
+from oauth_helpers import SECRET_ENV, START, Mailbox, custom_toml, oauth_program
 from programs import Program
 from smtp_server import RecordingSmtpServer
 

@@ -14,7 +14,7 @@ from datetime import time as clock_time
 from pathlib import Path
 
 import pytest
-from conftest import SECRET_ENV, START, Mailbox, custom_toml, oauth_program
+from oauth_helpers import SECRET_ENV, START, Mailbox, custom_toml, oauth_program
 from programs import Program
 from smtp_server import RecordingSmtpServer
 from test_inbound_replies import reply_to

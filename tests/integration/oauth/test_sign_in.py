@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from conftest import Mailbox
+from oauth_helpers import Mailbox
 from smtp_server import RecordingSmtpServer
 
 from mailflow.adapters.imap import ImapMailbox
