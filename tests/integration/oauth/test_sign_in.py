@@ -19,16 +19,18 @@ from mailflow.config import OAuth2Settings
 from mailflow.errors import ConnectionFailed, TokenError
 from mailflow.oauth.cache import TokenCache
 from mailflow.oauth.tokens import TokenSource
+from mailflow.render.mime import OutgoingMessage
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def _message(to: str) -> EmailMessage:
+def _message(to: str) -> OutgoingMessage:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = "mentoring@lib.example", to, "hello"
-    msg["Message-ID"] = f"<{time.monotonic_ns()}@lib.example>"
+    msg["Message-ID"] = message_id = f"<{time.monotonic_ns()}@lib.example>"
     msg.set_content("hello\n")
-    return msg
+    return OutgoingMessage(bytes(msg).replace(b"\n", b"\r\n"), message_id,
+                           "mentoring@lib.example", False)
 
 
 @pytest.mark.parametrize("mechanism", ["XOAUTH2", "OAUTHBEARER"])
