@@ -545,3 +545,51 @@ def purge(ctx: Context, before: Any, dry_run: bool) -> None:
                f"{'y' if report.outbox == 1 else 'ies'} and {report.messages} received "
                f"message record(s) of {len(report.pairs)} pair(s) whose term ended before "
                f"{report.before}" + (f": {', '.join(report.pairs)}" if report.pairs else ""))
+
+
+# --- announce -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--to", "audience", required=True, metavar="all|mentors|mentees|liaisons|PAIR_ID,...",
+              help="Who gets it: everyone, one role, or both people of the pairs named.")
+@click.option("--at", "at", callback=_valid_now, metavar="ISO-DATETIME",
+              help="Send it with the first send pass from this moment (default: now). "
+                   "Without an offset: the program's time zone.")
+@click.option("--dry-run", is_flag=True,
+              help="Render it for everyone and say who would get it; send and record nothing.")
+@pass_ctx
+@user_errors
+def announce(ctx: Context, file: Path, audience: str, at: str | None, dry_run: bool) -> None:
+    """A one-off email (FILE.md: Subject line, Markdown, Jinja2), sent once per person."""
+    import asyncio
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from mailflow.services.announce import announce as run_announce
+
+    try:
+        source = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{file}: cannot be read as UTF-8 text ({exc})")
+    when = None
+    if at is not None:
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=ZoneInfo(ctx.app.settings.program.timezone))
+    report = asyncio.run(run_announce(ctx.app, source, audience, at=when, dry_run=dry_run,
+                                      name=file.name))
+    head = f"announcement {report.announcement_id} ({file.name}) to {report.audience}"
+    if dry_run:
+        click.echo(f"dry run: {head}: rendered for {len(report.entries)} recipient(s); "
+                   "nothing was sent or recorded")
+        for entry in report.entries:
+            click.echo(f"  would send to {entry.person:<32} ({entry.key})")
+        return
+    click.echo(f"{head}: {len(report.entries)} recipient(s), {report.recorded} recorded now, "
+               f"{report.already} recorded by an earlier run")
+    if report.scheduled_at is not None:
+        click.echo(f"scheduled: the send pass sends it from {report.scheduled_at.isoformat()}")
+        return
+    _print_send_report(report.sent, "announcement emails")

@@ -39,6 +39,7 @@ class Kind(StrEnum):
     ESCALATION = "escalation"
     DIGEST = "digest"
     ALERT = "alert"
+    ANNOUNCEMENT = "announcement"
 
 
 class EventType(StrEnum):

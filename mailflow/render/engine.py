@@ -18,6 +18,7 @@ contexts in :mod:`mailflow.render.context`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import traceback
 import unicodedata
@@ -129,11 +130,16 @@ class _Loader(BaseLoader):
     def __init__(self, directory: Path, display: Callable[[str], str]) -> None:
         self.directory = directory
         self.display = display
+        # mail templates given as text (an announcement): key -> (source, file name shown)
+        self.given: dict[str, tuple[str, str]] = {}
 
     def get_source(
         self, environment: Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
         name, _, part = template.partition("#")
+        if name in self.given:
+            source, shown = self.given[name]
+            return self._part(source, shown, part), shown, lambda: name in self.given
         path = self.directory.joinpath(*split_template_path(name))
         try:
             source = path.read_text(encoding="utf-8")
@@ -144,12 +150,7 @@ class _Loader(BaseLoader):
             raise TemplateError(f"{self.display(str(path))}: is not UTF-8 text") from None
         except OSError as exc:
             raise TemplateError(f"{self.display(str(path))}: cannot be read ({exc})") from None
-        if part:
-            mail = split_mail_source(source, self.display(str(path)))
-            if part == "subject":
-                source = mail.subject
-            else:  # a comment spanning the header keeps Jinja's line numbers the file's
-                source = "{#" + "\n" * (mail.body_line - 1) + "#}" + mail.body
+        source = self._part(source, self.display(str(path)), part)
 
         def uptodate() -> bool:
             try:
@@ -158,6 +159,16 @@ class _Loader(BaseLoader):
                 return False
 
         return source, str(path), uptodate
+
+    @staticmethod
+    def _part(source: str, shown: str, part: str) -> str:
+        if part:
+            mail = split_mail_source(source, shown)
+            if part == "subject":
+                source = mail.subject
+            else:  # a comment spanning the header keeps Jinja's line numbers the file's
+                source = "{#" + "\n" * (mail.body_line - 1) + "#}" + mail.body
+        return source
 
 
 class _StrictUndefined(StrictUndefined):
@@ -195,7 +206,7 @@ class Renderer:
         self.template_dir = Path(template_dir)
         self._prefix = str(self.template_dir)
         self._shown_dir = self.template_dir.resolve().name or str(self.template_dir)
-        loader = _Loader(self.template_dir, self.display)
+        loader = self._loader = _Loader(self.template_dir, self.display)
         self._text_env = self._environment(loader, autoescape=False)
         self._html_env = self._environment(loader, autoescape=True)
         self._inliner = css_inline.CSSInliner(load_remote_stylesheets=False)
@@ -225,12 +236,22 @@ class Renderer:
 
     def render(self, name: str, context: Mapping[str, Any]) -> RenderedEmail:
         """Render template ``name`` (e.g. ``"topic"``) with ``context``; raise TemplateError."""
-        file = f"{name}{EXTENSION}"
+        return self._render(f"{name}{EXTENSION}", f"{self._shown_dir}/{name}{EXTENSION}",
+                            context)
+
+    def render_given(self, source: str, shown: str, context: Mapping[str, Any]) -> RenderedEmail:
+        """Render a mail template given as text (an announcement's file), in the layout of
+        this folder; errors name ``shown`` (e.g. ``news.md``) and the line."""
+        key = f"given-{hashlib.sha256(source.encode()).hexdigest()[:24]}"
+        self._loader.given[key] = (source, shown)
+        return self._render(key, shown, context)
+
+    def _render(self, file: str, shown: str, context: Mapping[str, Any]) -> RenderedEmail:
         ctx = dict(context)
         html_ctx = _trust_coordinator_markdown(ctx)
         subject = _clean_subject(self._run(self._text_env, f"{file}#subject", ctx))
         if not subject:
-            raise TemplateError(f"{self._shown_dir}/{file}:1: the subject is empty")
+            raise TemplateError(f"{shown}:1: the subject is empty")
         text = self._run(self._text_env, f"{file}#body", {**ctx, "for_html": False})
         text = _BLANK_RUNS.sub("\n\n", text).strip()
         body_md = self._run(self._html_env, f"{file}#body", {**html_ctx, "for_html": True})
@@ -284,7 +305,9 @@ class Renderer:
             raise TemplateError(self._describe(exc, template)) from None
 
     def _describe(self, exc: BaseException, template: str) -> str:
-        where = self._where(exc) or f"{self._shown_dir}/{template.partition('#')[0]}"
+        name = template.partition("#")[0]
+        given = self._loader.given.get(name)
+        where = self._where(exc) or (given[1] if given else f"{self._shown_dir}/{name}")
         if isinstance(exc, SecurityError):
             return f"{where}: not allowed in a template (sandbox): {exc}"
         if isinstance(exc, TemplateNotFound):
@@ -296,8 +319,10 @@ class Renderer:
     def _where(self, exc: BaseException) -> str | None:
         """The innermost template file and line in the traceback, as ``file:line``."""
         found = None
+        given = {shown for _, shown in self._loader.given.values()}
         for frame in traceback.extract_tb(exc.__traceback__):
-            if frame.filename.startswith(self._prefix) and frame.lineno:
+            if (frame.filename.startswith(self._prefix) or frame.filename in given) \
+                    and frame.lineno:
                 found = f"{self.display(frame.filename)}:{frame.lineno}"
         return found
 

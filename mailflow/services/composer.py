@@ -37,6 +37,7 @@ class Draft:
     kind: str
     pair_id: str | None
     in_reply_to: str | None
+    given: tuple[str, str] | None = None  # a template given as text: (source, file name)
 
 
 # a message, or why it could not be composed (a template error, a bad address)
@@ -46,7 +47,8 @@ Composed = tuple[Draft, Message]
 
 def compose(renderer: Renderer, sender: str, now: datetime, draft: Draft) -> OutgoingMessage:
     """Render the draft's template and build the message; TemplateError or ValueError."""
-    rendered = renderer.render(draft.template, draft.context)
+    rendered = renderer.render_given(*draft.given, draft.context) if draft.given \
+        else renderer.render(draft.template, draft.context)
     return build_message(
         rendered, sender=sender, to=draft.to, to_name=draft.to_name, reply_to=draft.reply_to,
         message_id=draft.message_id, kind=draft.kind, pair_id=draft.pair_id, date=now,

@@ -166,7 +166,7 @@ class Dispatcher:
             reply_to=reply_address(self.settings.mail.reply_to, entry.key),
             message_id=entry.message_id, kind=str(entry.kind),
             pair_id=None if entry.pair_id == NO_PAIR else entry.pair_id,
-            in_reply_to=entry.context.get("in_reply_to") or None,
+            in_reply_to=entry.context.get("in_reply_to") or None, given=addressed.given,
         )
 
     async def send_entries(self, repo: Repository, state: ProgramState,

@@ -31,6 +31,18 @@ class Addressed:
     template: str
     recipient: Person
     context: Context
+    given: tuple[str, str] | None = None  # (source, file name): a template given as text
+
+
+def given_template(entry: OutboxEntry) -> tuple[str, str] | None:
+    """An announcement's template, kept with each of its outbox entries (its source
+    and the file name errors show), so it is sent as it was checked."""
+    if entry.kind != Kind.ANNOUNCEMENT:
+        return None
+    source = entry.context.get("source")
+    if not isinstance(source, str):
+        raise MissingContext(f"announcement {entry.period} has no template text")
+    return source, str(entry.context.get("file") or "announcement.md")
 
 
 class MissingContext(Exception):
@@ -131,6 +143,10 @@ def build(entry: OutboxEntry, state: ProgramState) -> Addressed:
     """The template name, recipient and full context for one outbox entry."""
     who = _recipient(state, entry)
     sent_on = entry.due_at.date()
+    given = given_template(entry)
+    if entry.pair_id == NO_PAIR and given is not None:  # an announcement to a liaison
+        plain = base_context(state.program, who, sent_on, str(entry.kind))
+        return Addressed(str(entry.kind), who, {**plain, "pair": None, "partner": None}, given)
     if entry.pair_id == NO_PAIR:
         extras = _PROGRAM_EXTRAS[entry.kind](entry, state, who)
         role = "coordinator" if who.role == Role.COORDINATOR else str(who.role)
@@ -144,6 +160,8 @@ def build(entry: OutboxEntry, state: ProgramState) -> Addressed:
         state.program, rec.pair, who, sent_on, str(entry.kind), month=month,
         goals=state.goals(rec.pair_id), term_ended=state.term_ended(rec, sent_on),
     )
+    if given is not None:
+        return Addressed(str(entry.kind), who, context, given)
     context.update(_pair_extras(entry, state, rec, month))
     return Addressed(template_for(str(entry.kind), str(who.role)), who, context)
 
@@ -153,6 +171,8 @@ def sent_text(renderer: Renderer, state: ProgramState, entry: OutboxEntry) -> st
     when it no longer can be): what a reply to it quotes, marked or not."""
     try:
         addressed = build(entry, state)
+        if addressed.given is not None:
+            return renderer.render_given(*addressed.given, addressed.context).text
         return renderer.render(addressed.template, addressed.context).text
     except (MissingContext, TemplateError, KeyError, ValueError):
         return ""
