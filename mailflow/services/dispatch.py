@@ -95,15 +95,14 @@ class Dispatcher:
             for item in planned:
                 entry = item.to_outbox_entry(self.domain)
                 if entry.kind == Kind.ESCALATION and entry.status == OutboxStatus.PENDING:
-                    entry = self._open_quiet_escalation(repo, state, entry)
+                    entry = self._open_quiet_escalation(repo, entry)
                 repo.put_outbox(entry)
                 report.recorded += 1
                 if entry.status == OutboxStatus.SKIPPED:
                     report.skipped.append(entry)
                     log.info("outbox key=%s skipped: %s", entry.key, entry.last_error)
 
-    def _open_quiet_escalation(self, repo: Repository, state: ProgramState,
-                               entry: OutboxEntry) -> OutboxEntry:
+    def _open_quiet_escalation(self, repo: Repository, entry: OutboxEntry) -> OutboxEntry:
         esc = Escalation(escalation_id(entry.pair_id, EscalationReason.QUIET, entry.key),
                          entry.pair_id, entry.person, EscalationReason.QUIET, "", entry.due_at)
         repo.put_escalation(esc)
@@ -187,7 +186,7 @@ class Dispatcher:
             def submit_next() -> None:
                 chunk = next(chunks, None)
                 if chunk is not None:
-                    pending.append(compose.submit(self._drafts(repo, state, chunk, report)))
+                    pending.append(compose.submit(self.drafts(repo, state, chunk, report)))
 
             for _ in range(1 + LOOKAHEAD):
                 submit_next()
@@ -196,7 +195,7 @@ class Dispatcher:
                     batch = pending.popleft()
                     composed = list(zip(batch.batch, await batch.result(), strict=True))
                     submit_next()
-                    await self._send_composed(repo, state, smtp, by_key, composed, now, report)
+                    await self.send_composed(repo, smtp, by_key, composed, now, report)
 
     def stream(self, repo: Repository, now: datetime, report: SendReport,
                pool: WorkerPool | None = None) -> OutboxStream:
@@ -204,10 +203,24 @@ class Dispatcher:
         ``pool``: a worker process shared with the caller (the poll's reader)."""
         return OutboxStream(self, repo, now, report, pool)
 
-    async def _send_composed(self, repo: Repository, state: ProgramState, smtp: SmtpSender,
-                             by_key: dict[str, OutboxEntry], composed: list[Composed],
-                             now: datetime, report: SendReport,
-                             keep_going: Callable[[], bool] = lambda: True) -> None:
+    # --- the two steps a pass (send_entries) and a stream (OutboxStream) share ----------
+
+    def drafts(self, repo: Repository, state: ProgramState, entries: list[OutboxEntry],
+               report: SendReport) -> list[Draft]:
+        """What composing each entry needs; an entry that cannot be drafted is held
+        (pending, with the reason, in ``report.held``)."""
+        drafts = []
+        for entry in entries:
+            try:
+                drafts.append(self.draft(entry, state))
+            except context.MissingContext as exc:
+                self._hold(repo, entry, str(exc), report)
+        return drafts
+
+    async def send_composed(self, repo: Repository, smtp: SmtpSender,
+                            by_key: dict[str, OutboxEntry], composed: list[Composed],
+                            now: datetime, report: SendReport,
+                            keep_going: Callable[[], bool] = lambda: True) -> None:
         """Mark a composed chunk attempted in one commit, send it, record each result.
         Once ``keep_going()`` is false no further email of the chunk is begun."""
         chunk = self._composed(repo, by_key, composed, report)
@@ -223,20 +236,10 @@ class Dispatcher:
                 async for key, error in stream:
                     results.append((by_key[key], error))
                     if len(results) >= RECORD_EVERY:
-                        self._record_results(repo, state, results, now, report)
+                        self._record_results(repo, results, now, report)
                         results = []
         finally:
-            self._record_results(repo, state, results, now, report)
-
-    def _drafts(self, repo: Repository, state: ProgramState, entries: list[OutboxEntry],
-                report: SendReport) -> list[Draft]:
-        drafts = []
-        for entry in entries:
-            try:
-                drafts.append(self.draft(entry, state))
-            except context.MissingContext as exc:
-                self._hold(repo, entry, str(exc), report)
-        return drafts
+            self._record_results(repo, results, now, report)
 
     def _composed(self, repo: Repository, by_key: dict[str, OutboxEntry],
                   composed: list[Composed], report: SendReport,
@@ -257,7 +260,7 @@ class Dispatcher:
         log.error("outbox key=%s not rendered: %s", entry.key, reason)
         repo.put_outbox(replace(entry, last_error=f"not rendered: {reason}"))
 
-    def _record_results(self, repo: Repository, state: ProgramState,
+    def _record_results(self, repo: Repository,
                         results: list[tuple[OutboxEntry, DeliveryError | None]],
                         now: datetime, report: SendReport) -> None:
         """Record finished sends; what was not attempted (connection lost) stays pending.
@@ -350,8 +353,7 @@ class OutboxStream:
         self.now = now
         self.report = report
         self._by_key: dict[str, OutboxEntry] = {}
-        self._queue: asyncio.Queue[tuple[ProgramState, Pending[Draft, Message]] | None] = \
-            asyncio.Queue()
+        self._queue: asyncio.Queue[Pending[Draft, Message] | None] = asyncio.Queue()
         # the first chunk is composed here: the worker is busy reading replies then
         self._compose = dispatcher.composer.session(now, pool=pool)
         self._task: asyncio.Task[None] | None = None
@@ -383,17 +385,16 @@ class OutboxStream:
         for start in range(0, len(entries), CHUNK):
             chunk = entries[start:start + CHUNK]
             self._by_key.update((entry.key, entry) for entry in chunk)
-            drafts = self.dispatcher._drafts(self.repo, state, chunk, self.report)
-            self._queue.put_nowait((state, self._compose.submit(drafts)))
+            drafts = self.dispatcher.drafts(self.repo, state, chunk, self.report)
+            self._queue.put_nowait(self._compose.submit(drafts))
 
     async def _send_all(self) -> None:
         try:
             async with self.dispatcher.sender() as smtp:
-                while (item := await self._queue.get()) is not None and not self._stopping:
-                    state, pending = item
+                while (pending := await self._queue.get()) is not None and not self._stopping:
                     composed = list(zip(pending.batch, await pending.result(), strict=True))
-                    await self.dispatcher._send_composed(
-                        self.repo, state, smtp, self._by_key, composed, self.now, self.report,
+                    await self.dispatcher.send_composed(
+                        self.repo, smtp, self._by_key, composed, self.now, self.report,
                         keep_going=lambda: not self._stopping)
         except ConnectionFailed as exc:
             self.report.connection_error = str(exc)

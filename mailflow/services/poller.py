@@ -68,7 +68,7 @@ MailboxFactory = Callable[[], ImapMailbox]
 class MailQueue(Protocol):
     """Where the mail a pass queues (acks, escalations) goes as each chunk is stored."""
 
-    def expect(self, count: int) -> None: ...  # about this many messages will be handled
+    def expect(self, count: int) -> None: ...  # about this many items of work (workers.py)
 
     def put(self, state: ProgramState, entries: list[OutboxEntry]) -> None: ...
 
@@ -105,10 +105,11 @@ class Poller:
                         chunk = uids[start:start + self.settings.imap.batch_size]
                         self._preview(await box.fetch(chunk), report)
                     return report
+                items = 2 * len(uids)  # each parsed, and most answered with an ack
                 if outbox is not None:
-                    outbox.expect(len(uids))
+                    outbox.expect(items)
                 with self._reader(pool) as reader:
-                    reader.expect(len(uids))
+                    reader.expect(items)
                     await self._handle_all(repo, now, box, uids, uidvalidity, reader, report,
                                            outbox)
         except (ConnectionFailed, MailboxError) as exc:

@@ -4,9 +4,10 @@ Composing emails and parsing replies are most of the CPU a long pass spends,
 and neither needs the store: a worker process can do them on a second core
 while this process talks to the servers and records results. `Batches` runs
 one such function over batches submitted in order, in the `WorkerPool` of the
-pass. The first batch is done here (when awaited) while the worker starts;
-every later one goes to the worker at once. A short pass, a single core or a worker that dies does
-everything here: the results are the same either way, only the time differs.
+pass, when `worker_pays` says the pass is long enough. The first batch is done
+here (when awaited) while the worker starts; every later one goes to the worker
+at once. A short pass, a single core or a worker that dies does everything
+here: the results are the same either way, only the time differs.
 """
 
 from __future__ import annotations
@@ -25,10 +26,21 @@ from typing import Generic, TypeVar
 
 log = logging.getLogger("mailflow.workers")
 
-MIN_FOR_WORKER = 1000  # items in a pass before a worker process is worth starting
+# Items of pure work in a pass (emails to compose, replies to parse) before a worker
+# process pays for its start (about 0.4 s of CPU, and a second core that is free):
+# measured in bench/RESULTS.md ("The worker process"). A program of 100-500 pairs
+# never reaches it: its passes are done in one process.
+MIN_FOR_WORKER = 2000
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def worker_pays(items: int, minimum: int | None = None) -> bool:
+    """The one rule for both passes: is a pass of ``items`` pieces of pure work long
+    enough to be worth a worker process? (A send pass counts its emails; a poll its
+    replies twice: each is parsed, and most call for an ack to compose.)"""
+    return items >= (MIN_FOR_WORKER if minimum is None else minimum)
 
 
 def worker_count() -> int:
@@ -98,7 +110,7 @@ class Batches(Generic[T, R]):
         self.in_worker = in_worker
         self._owns_pool = pool is None
         self.pool = WorkerPool(workers) if pool is None else pool
-        self.min_for_worker = MIN_FOR_WORKER if min_for_worker is None else min_for_worker
+        self.min_for_worker = min_for_worker  # None: MIN_FOR_WORKER, as read when needed
         self._active = False
         self._submitted = 0
 
@@ -110,7 +122,7 @@ class Batches(Generic[T, R]):
 
     def expect(self, count: int) -> None:
         """About ``count`` items will be submitted: use the worker if that pays."""
-        if not self._active and self.pool.usable and count >= self.min_for_worker:
+        if not self._active and self.pool.usable and worker_pays(count, self.min_for_worker):
             log.info("%s ahead in a worker process", self.what)
             self._active = True
             self.pool.executor()  # its process starts with the first batch submitted

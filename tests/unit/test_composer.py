@@ -174,3 +174,16 @@ def _alive(pid: int) -> bool:
             return fh.read().split(") ", 1)[1][0] != "Z"  # a zombie has exited
     except FileNotFoundError:
         return False
+
+
+def test_passes_of_programs_of_100_to_500_pairs_start_no_worker() -> None:
+    """The one rule both passes use (bench/RESULTS.md, "The worker process"): a send
+    pass counts its emails, a poll its replies twice (parsed, then acked)."""
+    from mailflow.services.workers import worker_pays
+
+    assert not worker_pays(2 * 500 + 20)  # first day of 500 pairs: intros + welcomes
+    assert not worker_pays(2 * 500)  # a poll of one reply from each of 500 pairs
+    assert not worker_pays(1999)
+    assert worker_pays(2000)
+    assert worker_pays(2 * 1000 + 40)  # first day of 1,000 pairs (the benchmark)
+    assert worker_pays(9, minimum=9) and not worker_pays(8, minimum=9)
