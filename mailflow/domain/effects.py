@@ -149,7 +149,7 @@ class Decision:
         wanted = answered.context.get("escalation_id") if answered else None
         if wanted:
             return [e for e in self.open if e.id == wanted]
-        return self.open if len(self.open) == 1 else []
+        return list(self.open) if len(self.open) == 1 else []
 
     def close(self, escalations: list[Escalation]) -> None:
         for esc in escalations:
