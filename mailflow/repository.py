@@ -101,12 +101,18 @@ def outbox_from_record(r: Record) -> OutboxEntry:
 
 
 def event_to_record(event_id: str, e: Event) -> Record:
-    return {"id": event_id, **e.export()}
+    record = {"id": event_id, **e.export()}
+    if not e.value:
+        del record["value"]  # most events have none: their records stay as they were
+    if e.ref:
+        record["ref"] = e.ref
+    return record
 
 
 def event_from_record(r: Record) -> Event:
     return Event(datetime.fromisoformat(r["time"]), r["pair_id"], r["person"], r["role"],
-                 EventType(r["type"]), _d(r["date"]), r["text"], r["message_id"])
+                 EventType(r["type"]), _d(r["date"]), r["text"], r["message_id"],
+                 r.get("value", ""), r.get("ref", ""))
 
 
 def escalation_to_record(e: Escalation) -> Record:

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from mailflow.domain.keys import outbox_key
+from mailflow.domain.ledger import in_force
 from mailflow.domain.model import (
     Escalation,
     EscalationReason,
@@ -65,6 +66,7 @@ class Reply:
     free_text: str
     term_ended: bool
     last_ack_at: datetime | None = None
+    history: Sequence[Event] = ()  # the pair's events recorded before this reply, in order
 
 
 @dataclass(frozen=True)
@@ -111,10 +113,17 @@ class Decision:
         self.open = list(open_escalations)
         self.out = Outcome()
 
-    def event(self, kind: EventType, text: str = "", day: date | None = None) -> None:
+    def event(self, kind: EventType, text: str = "", day: date | None = None, *,
+              value: str = "", ref: str = "") -> Event:
         r = self.reply
-        self.out.events.append(Event(r.received_at, r.pair.pair_id, r.person.email,
-                                     str(r.person.role), kind, day, text, r.message_id))
+        event = Event(r.received_at, r.pair.pair_id, r.person.email, str(r.person.role), kind,
+                      day, text, r.message_id, value, ref)
+        self.out.events.append(event)
+        return event
+
+    def events_in_force(self) -> list[Event]:
+        """The pair's events so far, this reply's included, without withdrawn ones."""
+        return in_force([*self.reply.history, *self.out.events])
 
     def record(self, line: str) -> None:
         """Say in the acknowledgement what was recorded."""

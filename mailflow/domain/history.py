@@ -16,6 +16,7 @@ Conventions for the events it reads (the effects code writes them):
   RESUME ends every pause in the pair.
 - `END_REQUEST`: the pair is `ending` unless the caller passes the stored state
   (confirmation of an end is not an event, so `ended` always comes from the caller).
+- An event withdrawn by `UNDO` counts as never sent (`mailflow.domain.ledger.in_force`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+from mailflow.domain.ledger import in_force
 from mailflow.domain.model import Escalation, EscalationReason, Event, EventType, PairState, Role
 
 DEFAULT_PAUSE_DAYS = 30
@@ -102,7 +104,7 @@ def build_history(
     met: set[date] = set()
     pauses: list[Pause] = []
     end_requested = False
-    for event in sorted(events, key=lambda e: e.time):
+    for event in in_force(sorted(events, key=lambda e: e.time)):
         day = event.time.astimezone(zone).date()
         if event.type == EventType.MET:
             met.add(event.date or day)

@@ -58,6 +58,10 @@ class EventType(StrEnum):
     BOUNCE = "bounce"
     COMPLAINT = "complaint"
     QUARANTINED = "quarantined"
+    CONTACTED = "contacted"
+    RATING = "rating"
+    GOAL_DONE = "goal_done"
+    UNDONE = "undone"
 
 
 class EscalationReason(StrEnum):
@@ -143,6 +147,10 @@ class Event:
     date: date | None = None
     text: str = ""
     message_id: str = ""
+    # the rating of a RATING, the goal's number for GOAL_DONE, the withdrawn type for UNDONE
+    value: str = ""
+    # the event a GOAL_DONE or UNDONE is about (`mailflow.domain.ledger.event_ref`); not exported
+    ref: str = ""
 
     def export(self) -> dict[str, Any]:
         return {
@@ -154,6 +162,7 @@ class Event:
             "date": self.date.isoformat() if self.date else None,
             "text": self.text,
             "message_id": self.message_id,
+            "value": self.value,
         }
 
 
@@ -214,7 +223,9 @@ class OutboxEntry:
         }
 
 
-EVENT_EXPORT_FIELDS = ("time", "pair_id", "person", "role", "type", "date", "text", "message_id")
+EVENT_EXPORT_FIELDS = (
+    "time", "pair_id", "person", "role", "type", "date", "text", "message_id", "value",
+)
 ESCALATION_EXPORT_FIELDS = (
     "id", "pair_id", "liaison", "reason", "text", "opened_at", "resolved_at",
 )

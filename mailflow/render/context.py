@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from mailflow.domain.keywords import help_lines
+from mailflow.domain.ledger import GoalStatus
 from mailflow.domain.model import Pair, Person, Program
 from mailflow.domain.schedule import term_end
 
@@ -60,7 +61,8 @@ def program_context(program: Program) -> Context:
     }
 
 
-def pair_context(pair: Pair, program: Program, *, month: int, goals: Iterable[str]) -> Context:
+def pair_context(pair: Pair, program: Program, *, month: int,
+                 goals: Iterable[GoalStatus]) -> Context:
     start = pair.start_date(program)
     return {
         "id": pair.pair_id,
@@ -86,7 +88,7 @@ def base_context(program: Program, recipient: Person, sent_on: date, kind: str,
 
 
 def pair_email_context(program: Program, pair: Pair, recipient: Person, sent_on: date,
-                       kind: str, *, month: int, goals: Iterable[str],
+                       kind: str, *, month: int, goals: Iterable[GoalStatus],
                        term_ended: bool = False) -> Context:
     """``base_context`` plus ``pair`` and ``partner`` (None when the recipient is the liaison)."""
     partner = {pair.mentor.email: pair.mentee, pair.mentee.email: pair.mentor}.get(recipient.email)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 
+from mailflow.domain.ledger import GoalStatus
 from mailflow.domain.model import Pair, Person, Program, Role, Topic
 from mailflow.render.context import (
     Context,
@@ -54,8 +55,9 @@ OTHER = Pair(
     start=date(2026, 10, 1),
 )
 GOALS = [
-    "Lead an information literacy session for first-year students",
-    "Join a committee of the state library association",
+    GoalStatus(1, "Lead an information literacy session for first-year students"),
+    GoalStatus(2, "Join a committee of the state library association", reached=True,
+               reached_at=datetime(2026, 11, 20, 18, 0, tzinfo=UTC)),
 ]
 OPENED = datetime(2026, 11, 28, 14, 5, tzinfo=UTC)
 
@@ -65,7 +67,7 @@ def _topic(month: int) -> Context | None:
     return None if topic is None else {"month": month, "title": topic.title, "body": topic.body}
 
 
-def _pair_mail(kind: str, who: Person, *, month: int = 4, goals: list[str] | None = None,
+def _pair_mail(kind: str, who: Person, *, month: int = 4, goals: list[GoalStatus] | None = None,
                term_ended: bool = False) -> Context:
     return pair_email_context(PROGRAM, PAIR, who, SENT_ON, kind, month=month,
                               goals=GOALS if goals is None else goals, term_ended=term_ended)
@@ -152,11 +154,14 @@ def _rows() -> list[Context]:
                                "opened_at": OPENED}],
          "bounces": ["marcus.obrien@example.org"],
          "paused": [{"name": MENTEE.name, "until": date(2027, 1, 15)}],
-         "goals_count": 2, "notes": ["Talked about the annual review"]},
+         "goals_count": 2, "goals_reached": 1, "notes": ["Talked about the annual review"],
+         "low_ratings": [{"value": 2, "name": MENTEE.name, "role": "mentee", "at": OPENED,
+                          "text": "We keep missing each other."}]},
         {"pair_id": "P12", "mentor": person_context(OTHER.mentor),
          "mentee": person_context(OTHER.mentee), "liaison": person_context(LIAISON),
          "state": "active", "last_met": date(2026, 11, 20), "quiet_days": 11,
-         "open_escalations": [], "bounces": [], "paused": [], "goals_count": 0, "notes": []},
+         "open_escalations": [], "bounces": [], "paused": [], "goals_count": 0,
+         "goals_reached": 0, "notes": [], "low_ratings": []},
     ]
 
 

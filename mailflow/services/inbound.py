@@ -240,6 +240,7 @@ class Inbound:
             free_text=keywords.unrecognised or new_text,
             term_ended=self.state.term_ended(rec), last_ack_at=self.last_ack.get(
                 match.person.email),
+            history=tuple(self.state.events_by_pair.get(match.pair.pair_id, ())),
         )
         return decide(reply, self.state.open_escalations(match.pair.pair_id))
 

@@ -14,10 +14,10 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from mailflow.domain.history import PairHistory, build_history
+from mailflow.domain.ledger import GoalStatus, goals
 from mailflow.domain.model import (
     Escalation,
     Event,
-    EventType,
     Kind,
     OutboxEntry,
     PairState,
@@ -129,8 +129,9 @@ class ProgramState:
         """Pairs the planner considers: in the roster, or ended (who still get feedback)."""
         return [r for r in self.pairs.values() if r.in_roster or r.state == PairState.ENDED]
 
-    def goals(self, pair_id: str) -> list[str]:
-        return [e.text for e in self.events_by_pair.get(pair_id, []) if e.type == EventType.GOAL]
+    def goals(self, pair_id: str) -> list[GoalStatus]:
+        """The pair's recorded goals (not withdrawn), numbered, and which were reached."""
+        return goals(self.events_by_pair.get(pair_id, []))
 
     def escalation(self, escalation_id: str) -> Escalation | None:
         return self._escalations.get(escalation_id)

@@ -62,6 +62,13 @@ CASES = [
     ("END we both changed jobs", [("end", "we both changed jobs", None)], ""),
     ("LETTER please", [("letter", "please", None)], ""),
     ("RESOLVED talked to both", [("resolved", "talked to both", None)], ""),
+    ("CONTACTED sent my first email", [("contacted", "sent my first email", None)], ""),
+    ("DONE 2", [("done", "2", None)], ""),
+    ("done: join a committee", [("done", "join a committee", None)], ""),
+    ("UNDO", [("undo", "", None)], ""),
+    ("Undo\nMET", [("undo", "", None), ("met", "", REF)], ""),
+    ("UNDOING this", [], "UNDOING this"),
+    ("Rating 4", [("rating", "", None)], ""),
     ("Hi!\nMET yesterday\nGOAL: apply for jobs\nthanks", [
         ("met", "", date(2026, 10, 9)), ("goal", "apply for jobs\nthanks", None)], "Hi!"),
     ("MET\nNOT MET", [("met", "", REF), ("not_met", "", None)], ""),
@@ -97,6 +104,25 @@ def test_synonyms_add_to_the_defaults() -> None:
     assert result.commands[1].text == "bitte"
 
 
+@pytest.mark.parametrize(("text", "value", "note"), [
+    ("RATING 4", "4", ""),
+    ("rating: 5 - going really well", "5", "going really well"),
+    ("RATING 1\nwe have not met since October", "1", "we have not met since October"),
+    ("RATING 3/5 fine", "3", "fine"),
+    ("RATING 2 out of 5", "2", ""),
+    ("RATING 4.", "4", ""),
+    ("RATING 0", "", "0"),
+    ("RATING 6", "", "6"),
+    ("RATING 45", "", "45"),
+    ("RATING 4.5", "", "4.5"),
+    ("RATING five", "", "five"),
+    ("RATING", "", ""),
+])
+def test_rating_reads_a_number_from_one_to_five(text: str, value: str, note: str) -> None:
+    (command,) = parse_keywords(text, reference=REF).commands
+    assert (command.name, command.value, command.text) == ("rating", value, note)
+
+
 def test_line_is_kept_for_the_ack() -> None:
     (command,) = parse_keywords("  MET: Oct 3 - good", reference=REF).commands
     assert command.line == "MET: Oct 3 - good"
@@ -104,7 +130,8 @@ def test_line_is_kept_for_the_ack() -> None:
 
 def test_every_keyword_has_its_words_and_help_line_and_is_listed_somewhere() -> None:
     assert tuple(REGISTRY) == KEYWORD_NAMES == (
-        "met", "not_met", "goal", "help", "pause", "resume", "end", "letter", "resolved")
+        "met", "not_met", "contacted", "rating", "goal", "done", "help", "pause", "resume",
+        "end", "letter", "undo", "resolved")
     listed = {line for kind in Kind for role in Role for ended in (False, True)
               for line in help_lines(kind, role, term_ended=ended)}
     for name, cls in REGISTRY.items():

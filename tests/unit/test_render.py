@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mailflow.domain.ledger import GoalStatus
 from mailflow.errors import TemplateError
 from mailflow.render.context import reply_keywords
 from mailflow.render.engine import (
@@ -96,11 +97,37 @@ def test_reply_keywords_follow_role_and_term() -> None:
     words = lambda kind, role, ended=False: [  # noqa: E731
         k["word"] for k in reply_keywords(kind, role, term_ended=ended)
     ]
-    assert words("feedback", "mentor", True) == ["LETTER"]
-    assert words("feedback", "mentee", True) == []
+    assert words("feedback", "mentor", True) == ["RATING", "LETTER"]
+    assert words("feedback", "mentee", True) == ["RATING"]
     assert words("escalation", "liaison") == ["RESOLVED"]
     assert words("digest", "coordinator") == []
     assert "MET" in words("nudge", "mentee")
+    assert words("topic", "mentee") == ["MET", "NOT MET", "GOAL", "DONE", "HELP", "PAUSE",
+                                        "RESUME", "END"]
+    assert words("intro", "mentor") == ["MET", "NOT MET", "CONTACTED", "GOAL", "HELP",
+                                        "PAUSE", "RESUME", "END"]
+    assert "CONTACTED" not in words("intro", "mentee")
+    assert words("ack", "mentee")[-1] == "UNDO" and "UNDO" in words("ack", "mentor", True)
+    assert "RATING" in words("midpoint", "mentee") and "DONE" in words("midpoint", "mentor")
+
+
+@pytest.mark.parametrize("name", ["topic", "closing_mentee", "closing_mentor"])
+def test_goals_are_numbered_and_reached_ones_marked(renderer: Renderer, name: str) -> None:
+    ctx = sample_contexts(name)[0]
+    ctx["pair"] = {**ctx["pair"], "goals": [
+        GoalStatus(1, "Teach a session"), GoalStatus(2, "Join a committee", reached=True)]}
+    rendered = renderer.render(name, ctx)
+    assert "1. Teach a session\n" in rendered.text
+    assert "2. Join a committee (reached)\n" in rendered.text
+    assert "DONE" in rendered.text
+    assert "<ol" in rendered.html and "Join a committee (reached)</li>" in rendered.html
+
+
+def test_a_topic_email_when_every_goal_is_reached(renderer: Renderer) -> None:
+    ctx = sample_contexts("topic")[0]
+    ctx["pair"] = {**ctx["pair"], "goals": [GoalStatus(1, "Teach a session", reached=True)]}
+    text = renderer.render("topic", ctx).text
+    assert "You have reached every goal you recorded" in text and "DONE 1" not in text
 
 
 def test_topic_body_is_markdown_not_escaped(renderer: Renderer) -> None:
@@ -145,7 +172,7 @@ def test_markup_in_roster_values_is_escaped_in_html(renderer: Renderer) -> None:
     ctx = sample_contexts("topic")[0]
     evil = "<script>alert(1)</script>"
     ctx["partner"] = {**ctx["partner"], "name": evil}
-    ctx["pair"] = {**ctx["pair"], "goals": ["<img src=x onerror=alert(1)>"]}
+    ctx["pair"] = {**ctx["pair"], "goals": [GoalStatus(1, "<img src=x onerror=alert(1)>")]}
     rendered = renderer.render("topic", ctx)
     assert "<script" not in rendered.html and "<img" not in rendered.html
     assert "&lt;script&gt;" in rendered.html

@@ -4,9 +4,10 @@ Each keyword is one registered class that holds its words, its help line for
 the emails, its parsing and its pure effect (`base`); the classes live in one
 module per family, imported here in the order the emails list them:
 
-- `meetings`: MET, NOT MET
-- `goals`: GOAL
+- `meetings`: MET, NOT MET, CONTACTED, RATING
+- `goals`: GOAL, DONE
 - `course`: HELP, PAUSE, RESUME, END, LETTER
+- `undo`: UNDO
 - `liaison`: RESOLVED
 
 `parser` reads a reply's new text into commands; dates (MET's meeting date,
@@ -16,11 +17,11 @@ reference date in, values out.
 
 from __future__ import annotations
 
-from mailflow.domain.keywords import course, goals, liaison, meetings
+from mailflow.domain.keywords import course, goals, liaison, meetings, undo
 from mailflow.domain.keywords.base import REGISTRY, Command, Context, Keyword, register
 from mailflow.domain.keywords.parser import KeywordResult, parse_keywords
 
-FAMILIES = (meetings, goals, course, liaison)  # the order the emails list them in
+FAMILIES = (meetings, goals, course, undo, liaison)  # the order the emails list them in
 
 
 def _in_family_order() -> None:

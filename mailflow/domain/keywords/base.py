@@ -24,7 +24,9 @@ LEAD_PUNCT = " \t.:;,!-–—=>)"
 # "Pause - ...", "end."), not a hyphenated word ("End-of-year")
 _PUNCT_THEN_SPACE_RE = re.compile(r"\s*[.:;,!?\-–—=>)]+(?:\s|$)")
 # the emails whose recipients (mentor and mentee) can use the participants' keywords
-PARTICIPANT_KINDS = frozenset({Kind.INTRO, Kind.TOPIC, Kind.NUDGE, Kind.CLOSING, Kind.ACK})
+# (first_contact and midpoint are SPEC section 2's reminder and mid-term check-in)
+PARTICIPANT_KINDS = frozenset({Kind.INTRO, Kind.TOPIC, Kind.NUDGE, Kind.CLOSING, Kind.ACK,
+                               "first_contact", "midpoint"})
 PARTICIPANT_ROLES = frozenset({Role.MENTOR, Role.MENTEE})
 
 
@@ -45,6 +47,7 @@ class Command:
     date: date | None = None
     line: str = ""  # the keyword's line as written
     keyword: Keyword | None = field(default=None, compare=False, repr=False)
+    value: str = ""  # what the keyword read besides text and date (RATING's number...)
 
     def apply(self, decision: Decision) -> None:
         keyword = self.keyword or REGISTRY[self.name]()

@@ -1,4 +1,4 @@
-"""The keywords that say whether the pair met: MET and NOT MET."""
+"""The keywords that say whether and how the pair meets: MET, NOT MET, CONTACTED, RATING."""
 
 from __future__ import annotations
 
@@ -8,12 +8,18 @@ from mailflow.domain.dates import PAST, read_date
 from mailflow.domain.effects import Decision
 from mailflow.domain.keywords.base import (
     LEAD_PUNCT,
+    PARTICIPANT_ROLES,
     Command,
     Context,
+    Keyword,
     ParticipantKeyword,
     register,
 )
-from mailflow.domain.model import EventType
+from mailflow.domain.ledger import LOW_RATING, RATING_MAX, RATING_MIN
+from mailflow.domain.model import EventType, Kind, Role
+
+# a number, perhaps "of 5" or "/5", not followed by more of a word or a decimal part
+_RATING_RE = re.compile(r"(\d+)(?:\s*(?:/|out\s+of|of)\s*5)?(?![\w'’]|[.,]\d)", re.IGNORECASE)
 
 
 @register
@@ -47,3 +53,55 @@ class NotMet(ParticipantKeyword):
 
 def _starts_dated(text: str) -> bool:
     return re.match(r"^on\s+\S", text, re.IGNORECASE) is not None
+
+
+@register
+class Contacted(Keyword):
+    """The mentor has made first contact: no first-contact reminder or escalation follows."""
+
+    name, words = "contacted", ("CONTACTED",)
+    help = ("you have introduced yourself to your mentee; this stops the reminder about "
+            "first contact")
+
+    @classmethod
+    def shown_in(cls, kind: str, role: str, *, term_ended: bool) -> bool:
+        return role == Role.MENTOR and kind in (Kind.INTRO, "first_contact") and not term_ended
+
+    def by_participant(self, d: Decision, cmd: Command) -> None:
+        if d.reply.person.role != Role.MENTOR:
+            d.ignore("CONTACTED: first contact is recorded by the mentor")
+            return
+        d.event(EventType.CONTACTED, cmd.text.strip())
+        d.record(f"First contact with {d.reply.pair.mentee.name}: no more reminders about it")
+
+
+@register
+class Rating(Keyword):
+    """How the mentorship is going, 1 to 5; a rating of 1 or 2 reaches the liaison's digest."""
+
+    name, words = "rating", ("RATING",)
+    help = ("how the mentorship is going, from 1 (not well) to 5 (very well), with a few words "
+            "if you like: “RATING 4 we meet every month”")
+
+    @classmethod
+    def shown_in(cls, kind: str, role: str, *, term_ended: bool) -> bool:
+        return role in PARTICIPANT_ROLES and kind in ("midpoint", Kind.FEEDBACK)
+
+    def command(self, rest: str, line: str, ctx: Context) -> Command:
+        text = rest.lstrip(LEAD_PUNCT)
+        found = _RATING_RE.match(text)
+        if found and RATING_MIN <= int(found.group(1)) <= RATING_MAX:
+            note = text[found.end():].strip(LEAD_PUNCT).strip()
+            return Command(self.name, note, None, line, self, value=str(int(found.group(1))))
+        return Command(self.name, text.strip(), None, line, self)
+
+    def by_participant(self, d: Decision, cmd: Command) -> None:
+        if not cmd.value:
+            given = cmd.text.split()[0] if cmd.text.split() else ""
+            d.ignore(f"RATING{' ' + given if given else ''}: write a number from {RATING_MIN} "
+                     f"to {RATING_MAX} right after RATING, e.g. “RATING 4 we meet every month”")
+            return
+        d.event(EventType.RATING, cmd.text.strip(), value=cmd.value)
+        low = int(cmd.value) <= LOW_RATING
+        d.record(f"Rating: {cmd.value} of {RATING_MAX}" + (
+            f" ({d.reply.pair.liaison.name}, your liaison, will see it)" if low else ""))
