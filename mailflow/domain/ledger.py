@@ -10,6 +10,7 @@ numbering. Pure: events in, values out.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,8 +23,10 @@ LOW_RATING = 2  # a rating up to this one is listed in the liaison's next digest
 
 
 def event_ref(event: Event) -> str:
-    """A stable name for an event a later one can refer to: its reply, type and time."""
-    return f"{event.message_id}#{event.type}#{event.time.isoformat()}"
+    """A stable name for an event a later one can refer to: its reply, type, time and what
+    it says (so the three GOALs of one reply have three names)."""
+    said = hashlib.sha256(f"{event.text}\n{event.date}\n{event.value}".encode()).hexdigest()
+    return f"{event.message_id}#{event.type}#{event.time.isoformat()}#{said[:12]}"
 
 
 def in_force(events: Iterable[Event]) -> list[Event]:

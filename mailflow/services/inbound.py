@@ -131,8 +131,10 @@ class Inbound:
         return None
 
     def _event(self, pair_id: str, person: str, role: str, kind: EventType, msg_id: str,
-               text: str = "", day: date | None = None) -> Event:
-        event = Event(self.now, pair_id, person.lower(), role, kind, day, text, msg_id)
+               text: str = "", day: date | None = None, *, value: str = "",
+               ref: str = "") -> Event:
+        event = Event(self.now, pair_id, person.lower(), role, kind, day, text, msg_id, value,
+                      ref)
         index = len(self.state.events_by_pair.get(pair_id, ()))
         self.repo.add_event(f"{msg_id}#{kind}#{index}", event)
         return event
@@ -247,7 +249,7 @@ class Inbound:
     def _apply(self, pair: Pair, outcome: Outcome) -> None:
         for event in outcome.events:
             self._event(event.pair_id, event.person, event.role, event.type, event.message_id,
-                        event.text, event.date)
+                        event.text, event.date, value=event.value, ref=event.ref)
         for esc in outcome.opened:
             self._open(esc)
         for esc in outcome.resolved:
