@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from mailflow.domain.keys import outbox_key
-from mailflow.domain.ledger import in_force
+from mailflow.domain.ledger import in_force_named
 from mailflow.domain.model import (
     Escalation,
     EscalationReason,
@@ -121,9 +121,10 @@ class Decision:
         self.out.events.append(event)
         return event
 
-    def events_in_force(self) -> list[Event]:
-        """The pair's events so far, this reply's included, without withdrawn ones."""
-        return in_force([*self.reply.history, *self.out.events])
+    def events_in_force(self) -> list[tuple[str, Event]]:
+        """The pair's events so far, this reply's included, without withdrawn ones, each
+        with the name a later event refers to it by (`mailflow.domain.ledger.named`)."""
+        return in_force_named([*self.reply.history, *self.out.events])
 
     def record(self, line: str) -> None:
         """Say in the acknowledgement what was recorded."""

@@ -1,6 +1,6 @@
 """What a pair's recorded events still say: UNDO's withdrawals, goals and reached goals.
 
-An `UNDONE` event withdraws the event its ``ref`` names (`event_ref`): `in_force`
+An `UNDONE` event withdraws the event its ``ref`` names (`named`): `in_force`
 gives the events without the withdrawn ones and without the `UNDONE` events
 themselves, so every fold (the planner's history, last check-in, goals, digests)
 reads a withdrawn MET as never sent. A `GOAL_DONE` names the `GOAL` it marks
@@ -10,9 +10,8 @@ numbering. Pure: events in, values out.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,35 +21,33 @@ RATING_MIN, RATING_MAX = 1, 5
 LOW_RATING = 2  # a rating up to this one is listed in the liaison's next digest
 
 
-def event_ref(event: Event) -> str:
-    """A stable name for an event a later one can refer to: its reply, type, time and what
-    it says (so the three GOALs of one reply have three names)."""
-    said = hashlib.sha256(f"{event.text}\n{event.date}\n{event.value}".encode()).hexdigest()
-    return f"{event.message_id}#{event.type}#{event.time.isoformat()}#{said[:12]}"
+def named(events: Iterable[Event]) -> list[tuple[str, Event]]:
+    """Each event with the name a later event can refer to it by: its reply, type and time,
+    and its place among the events of that reply and type (the second GOAL of a reply is
+    ``...#goal#<time>#1``). Nothing a purge removes (the text) is part of the name."""
+    seen: Counter[tuple[str, str, str]] = Counter()
+    found: list[tuple[str, Event]] = []
+    for event in events:
+        key = (event.message_id, str(event.type), event.time.isoformat())
+        found.append(("#".join(key) + f"#{seen[key]}", event))
+        seen[key] += 1
+    return found
+
+
+def in_force_named(events: Iterable[Event]) -> list[tuple[str, Event]]:
+    """`named` events, in order, without the withdrawn ones and the `UNDONE` events."""
+    every = named(events)
+    withdrawn = {(e.pair_id, e.person, e.ref) for _, e in every if e.type == EventType.UNDONE}
+    return [(name, e) for name, e in every if e.type != EventType.UNDONE
+            and (e.pair_id, e.person, name) not in withdrawn]
 
 
 def in_force(events: Iterable[Event]) -> list[Event]:
-    """The events, in order, without the withdrawn ones and the `UNDONE` events.
-
-    Each `UNDONE` withdraws one earlier event of its pair and person that has its ``ref``
-    (two identical events need two withdrawals).
-    """
+    """The events, in order, without the withdrawn ones and the `UNDONE` events."""
     events = list(events)
-    withdrawn: Counter[tuple[str, str, str]] = Counter(
-        (e.pair_id, e.person, e.ref) for e in events if e.type == EventType.UNDONE)
-    if not withdrawn:
+    if not any(e.type == EventType.UNDONE for e in events):
         return events
-    kept: list[Event] = []
-    for event in reversed(events):  # the latest of identical events goes first
-        if event.type == EventType.UNDONE:
-            continue
-        key = (event.pair_id, event.person, event_ref(event))
-        if withdrawn[key]:
-            withdrawn[key] -= 1
-            continue
-        kept.append(event)
-    kept.reverse()
-    return kept
+    return [e for _, e in in_force_named(events)]
 
 
 @dataclass(frozen=True)
@@ -70,13 +67,13 @@ class GoalStatus:
         return self.text
 
 
-def goals(events: Sequence[Event]) -> list[GoalStatus]:
+def goals(events: Iterable[Event]) -> list[GoalStatus]:
     """The pair's goals in force, numbered in the order they were recorded."""
-    current = in_force(events)
-    done = {e.ref: e.time for e in current if e.type == EventType.GOAL_DONE}
-    found = [e for e in current if e.type == EventType.GOAL]
-    return [GoalStatus(n, e.text, event_ref(e) in done, done.get(event_ref(e)), event_ref(e))
-            for n, e in enumerate(found, start=1)]
+    current = in_force_named(events)
+    done = {e.ref: e.time for _, e in current if e.type == EventType.GOAL_DONE}
+    found = [(name, e) for name, e in current if e.type == EventType.GOAL]
+    return [GoalStatus(n, e.text, name in done, done.get(name), name)
+            for n, (name, e) in enumerate(found, start=1)]
 
 
 def low_ratings(events: Iterable[Event], since: datetime | None = None) -> list[Event]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from mailflow.domain.effects import Outcome, Reply, decide
 from mailflow.domain.history import build_history
 from mailflow.domain.keywords import parse_keywords
-from mailflow.domain.ledger import event_ref, goals, in_force, low_ratings
+from mailflow.domain.ledger import goals, in_force, low_ratings, named
 from mailflow.domain.model import (
     Escalation,
     EscalationReason,
@@ -147,7 +148,7 @@ def test_undo_reaches_back_seven_days_from_the_reply(since: timedelta, withdrawn
     if withdrawn:
         (event,) = out.events
         assert (event.type, event.value, event.ref) == (
-            EventType.UNDONE, "met", event_ref(earlier[0]))
+            EventType.UNDONE, "met", named(earlier)[0][0])
         assert out.recorded == ["Withdrawn: MET 2026-10-01"]
         assert in_force([*earlier, event]) == []
     else:
@@ -210,3 +211,13 @@ def test_low_ratings_since_the_last_digest_and_not_when_withdrawn() -> None:
         (MENTEE.email, "2"), (MENTOR.email, "1")]
     assert [e.value for e in low_ratings(events, since=T - timedelta(days=3))] == []
     assert [e.value for e in low_ratings(events, since=T - timedelta(days=4))] == ["1"]
+
+
+def test_what_undo_and_done_name_survives_a_purge_of_the_texts() -> None:
+    events = history_of((MENTEE, "GOAL one\n\nGOAL two\n\nGOAL three", T - timedelta(days=3)),
+                        (MENTEE, "DONE two", T - timedelta(days=2)),
+                        (MENTEE, "GOAL four\nUNDO", T - timedelta(days=1)))
+    assert [(g.text, g.reached) for g in goals(events)] == [
+        ("one", False), ("two", True), ("three", False)]
+    purged = [replace(e, text="(purged)") for e in events]
+    assert [(g.number, g.reached) for g in goals(purged)] == [(1, False), (2, True), (3, False)]

@@ -42,7 +42,7 @@ class Done(ParticipantKeyword):
 
     def by_participant(self, d: Decision, cmd: Command) -> None:
         text = cmd.text.strip()
-        current = goals(d.events_in_force())
+        current = goals(e for _, e in d.events_in_force())
         if not text:
             d.ignore("DONE without a goal: write the goal's number from the list in our "
                      "emails, or its words, after DONE")

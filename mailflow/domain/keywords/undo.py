@@ -5,7 +5,7 @@ or CONTACTED of the last 7 days, measured from the UNDO reply; the newest goes
 first, and a second UNDO withdraws the one before. HELP and END reached the
 liaison as an escalation: when one of them is the sender's last word, UNDO
 withdraws nothing and says the liaison closes it. The withdrawal is an `UNDONE`
-event naming the withdrawn one (`mailflow.domain.ledger`).
+event naming the withdrawn one (`mailflow.domain.ledger.named`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from datetime import timedelta
 
 from mailflow.domain.effects import Decision
 from mailflow.domain.keywords.base import PARTICIPANT_ROLES, Command, ParticipantKeyword, register
-from mailflow.domain.ledger import event_ref
 from mailflow.domain.model import Event, EventType, Kind
 
 UNDO_DAYS = 7
@@ -39,21 +38,21 @@ class Undo(ParticipantKeyword):
     def by_participant(self, d: Decision, cmd: Command) -> None:
         r = d.reply
         since = r.received_at - timedelta(days=UNDO_DAYS)
-        mine = [e for e in d.events_in_force()
+        mine = [(name, e) for name, e in d.events_in_force()
                 if e.person == r.person.email and since <= e.time <= r.received_at
                 and (e.type in UNDOABLE or e.type in CLOSED_BY_LIAISON)]
         if not mine:
             d.ignore(f"UNDO: there is nothing you recorded in the last {UNDO_DAYS} days to "
                      "withdraw")
             return
-        last = mine[-1]
+        name, last = mine[-1]
         if last.type in CLOSED_BY_LIAISON:
             d.ignore(f"UNDO: your {CLOSED_BY_LIAISON[last.type]} has reached "
                      f"{r.pair.liaison.name}, your liaison, who closes it; write to them if it "
                      "is no longer needed")
             return
         what = describe(last)
-        d.event(EventType.UNDONE, what, value=str(last.type), ref=event_ref(last))
+        d.event(EventType.UNDONE, what, value=str(last.type), ref=name)
         d.record(f"Withdrawn: {what}")
 
 

@@ -70,7 +70,7 @@ def test_plan_dry_run_send_and_export(program: Program, server: RecordingSmtpSer
 
     events_csv = cli(program, "export", "events", "--format", "csv").stdout
     assert next(csv.reader(io.StringIO(events_csv))) == [
-        "time", "pair_id", "person", "role", "type", "date", "text", "message_id"]
+        "time", "pair_id", "person", "role", "type", "date", "text", "message_id", "value"]
     escalations = json.loads(cli(program, "export", "escalations", "--format", "json").stdout)
     assert escalations == []
 
