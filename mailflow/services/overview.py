@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mailflow.domain.ledger import goals, in_force, in_force_named
 from mailflow.domain.model import Escalation, Event, EventType, OutboxEntry, PairState
 from mailflow.repository import PairRecord
 from mailflow.services.state import ProgramState
@@ -100,17 +101,11 @@ class PairHistoryView:
 
 
 def _goals(events: list[Event]) -> list[dict[str, Any]]:
-    """Goals in the order set, each reached or not (DONE by number or by its words)."""
-    goals = [{"text": e.text, "set_on": e.time, "reached": False}
-             for e in events if e.type == EventType.GOAL]
-    for event in events:
-        if str(event.type) != "goal_done":
-            continue
-        text = event.text.strip().lower()
-        for number, goal in enumerate(goals, start=1):
-            if text == str(number) or (text and text in str(goal["text"]).lower()):
-                goal["reached"] = True
-    return goals
+    """Goals in the order set, each reached or not, as `mailflow.domain.ledger` reads them
+    (DONE names a goal; UNDO withdraws a goal or a DONE)."""
+    set_on = {name: e.time for name, e in in_force_named(events) if e.type == EventType.GOAL}
+    return [{"number": g.number, "text": g.text, "set_on": set_on.get(g.ref),
+             "reached": g.reached} for g in goals(events)]
 
 
 def pair_history(state: ProgramState, pair_id: str, *, show_notes: bool) -> PairHistoryView:
@@ -125,6 +120,6 @@ def pair_history(state: ProgramState, pair_id: str, *, show_notes: bool) -> Pair
         _row(state, rec, open_count), rec,
         sorted((e for e in state.outbox if e.pair_id == pair_id),
                key=lambda e: (e.due_at, e.key)),
-        events, _goals(events), [e for e in events if str(e.type) == "rating"],
+        events, _goals(events), [e for e in in_force(events) if e.type == EventType.RATING],
         [e for e in state.escalations if e.pair_id == pair_id],
     )
