@@ -13,7 +13,8 @@ many messages each candidate gets right:
 - talon-html:  talon html_replies/*.html vs "Hi. I am fine. Thanks, Alex" (whitespace-free)
 - talon-sig:   talon signature/emails/stripped/*_body minus *_signature (whitespace-free)
 
-Candidates that are not installed are reported as such. Plus the bounce detectors on
+Candidates that are not installed are reported as such (quotequail's "unwrap" keeps
+the text above what it recognises as a reply or forward header). Plus the bounce detectors on
 flufl_bounce and sisimai (ours vs flufl.bounce alone).
 """
 
@@ -86,6 +87,20 @@ def candidates() -> dict[str, tuple[Extractor | None, HtmlExtractor | None, str]
         )
     except ImportError as exc:
         found["mail-parser-reply"] = (None, None, f"not installed ({exc})")
+    try:
+        import quotequail
+
+        def quotequail_plain(t: str) -> str:
+            found = quotequail.unwrap(t)
+            return str(found.get("text_top", "")) if found else t
+
+        def quotequail_html(h: str) -> str:
+            found = quotequail.unwrap_html(h)
+            return html_to_text(str(found.get("html_top", ""))) if found else html_to_text(h)
+
+        found["quotequail"] = (quotequail_plain, quotequail_html, "")
+    except ImportError as exc:
+        found["quotequail"] = (None, None, f"not installed ({exc})")
     try:
         from talon import quotations
         from talon.signature.bruteforce import extract_signature

@@ -12,6 +12,7 @@ import email
 import json
 import re
 from dataclasses import dataclass
+from email.header import decode_header, make_header
 from email.message import Message
 from functools import lru_cache
 
@@ -37,7 +38,8 @@ _BOUNCE_SUBJECT_RE = re.compile(
     r"could not be delivered|not be delivered|delivery fail|mail system error|returned to sender|"
     r"permanent error|message not delivered|failed delivery|delayed mail|warning: could not send|"
     r"unzustellbar|non remis|rejected|unable to deliver|message delayed|delivery delayed|"
-    r"delivery incomplete|mail failure|bounced|error sending|nicht zustellbar|undelivered mail",
+    r"delivery incomplete|mail failure|bounced|error sending|nicht zustellbar|undelivered mail|"
+    r"loop alert|メールエラー|エラー通知|配信エラー|送信エラー|配送エラー|不達|配達不能",
     re.IGNORECASE,
 )
 _TEMPORARY_TEXT_RE = re.compile(
@@ -45,6 +47,14 @@ _TEMPORARY_TEXT_RE = re.compile(
     r"still (undelivered|trying)|warning: message|retry timeout not yet|deferred",
     re.IGNORECASE,
 )
+# In the text of a message that has the returned message attached (KDDI's au one net,
+# other gateways that write their own words and no DSN).
+_RETURNED_TEXT_RE = re.compile(
+    r"could not be delivered|undeliverable|delivery (has )?failed|mailbox is full|"
+    r"user unknown|no such user|does not exist|address rejected|permanent(ly)? fail",
+    re.IGNORECASE,
+)
+_RETURNED_TYPES = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers")
 _COMPLAINT_SUBJECT_RE = re.compile(
     r"complaint about message|abuse report|spam report|feedback report", re.IGNORECASE
 )
@@ -189,10 +199,10 @@ def _from_ses_json(msg: Message) -> Verdict | None:
     body = _text_of(msg).strip()
     if not body.startswith("{") or "notificationType" not in body:
         return None
-    try:
-        data = json.loads(body)
-        if "Message" in data and isinstance(data["Message"], str):
-            data = json.loads(data["Message"])
+    try:  # the JSON, and after it maybe SNS's "--\nIf you wish to stop..." footer
+        data, _ = json.JSONDecoder(strict=False).raw_decode(body)  # folded lines too
+        if isinstance(data, dict) and isinstance(data.get("Message"), str):
+            data = json.loads(data["Message"], strict=False)
     except ValueError:
         return None
     if not isinstance(data, dict):
@@ -215,14 +225,27 @@ def _from_ses_json(msg: Message) -> Verdict | None:
     return Verdict(BOUNCE, BounceInfo(tuple(r for r in recipients if r), temporary, status, ids))
 
 
-def _looks_like_bounce(msg: Message) -> bool:
+def _looks_like_bounce(msg: Message, parts: list[tuple[Message, str]]) -> bool:
     sender = str(msg.get("From", ""))
     local_or_name = sender.split("<")[0].strip(' "') or sender
     if _DAEMON_RE.search(local_or_name) or _DAEMON_RE.search(_bare(sender)):
         return True
     if msg.get_content_type() == "multipart/report":
         return True
-    return _bounce_subject(str(msg.get("Subject", "")))
+    if _bounce_subject(_decoded(str(msg.get("Subject", "")))):
+        return True
+    return any(ctype in _RETURNED_TYPES for _, ctype in parts) and bool(
+        _RETURNED_TEXT_RE.search(_report_text(msg)[:4000]))
+
+
+def _decoded(subject: str) -> str:
+    """The subject with its encoded words ("=?utf-8?B?...?=") decoded."""
+    if "=?" not in subject:
+        return subject
+    try:
+        return str(make_header(decode_header(subject)))
+    except Exception:  # a broken encoded word: the raw text is all there is
+        return subject
 
 
 @lru_cache(maxsize=4096)
@@ -265,7 +288,7 @@ def inspect_report(msg: Message) -> Verdict | None:
     blocks = _dsn_blocks(parts)
     looks_like_bounce = None
     if blocks is None:
-        looks_like_bounce = _looks_like_bounce(msg)
+        looks_like_bounce = _looks_like_bounce(msg, parts)
         if looks_like_bounce:
             blocks = _inline_dsn(_report_text(msg))
     if blocks:
@@ -273,4 +296,4 @@ def inspect_report(msg: Message) -> Verdict | None:
         if verdict is not None:
             return verdict
     return _from_ses_json(msg) or _from_heuristics(
-        msg, _looks_like_bounce(msg) if looks_like_bounce is None else looks_like_bounce)
+        msg, _looks_like_bounce(msg, parts) if looks_like_bounce is None else looks_like_bounce)
