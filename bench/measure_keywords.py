@@ -3,7 +3,7 @@
     python bench/measure_keywords.py [CORPORA_DIR] [-v]
 
 Each labelled reply of ../shared/corpora (email_reply_trimmer's 64, talon's 12 plain and
-9 HTML) is read three times, each time with a ``GOAL planted goal`` line added to its new
+9 HTML) is read up to three times, each time with a ``GOAL planted goal`` line added to its new
 text (after its first line) and a ``HELP planted`` line added to its quoted history: at
 the history's first, middle and last line, quoted like the lines around it (for HTML,
 above the history's first line). The new text each candidate extracts is then read by
@@ -14,6 +14,11 @@ mailflow's keyword parser, so the candidates differ only in what they keep:
              labelled new text) that were read / all of them
 - HELP acted: replies where the planted, quoted HELP was read as a keyword
 - lost lines: replies whose extracted text lacks a line of the labelled new text
+
+A fourth set, "client formats (written out)", is bench/reply_formats.py's histories in the
+languages popular clients ship (verbless attributions, Outlook separators and header
+blocks, forwards, "wrote" verbs), each holding an email of ours whose lines start with
+keywords, quoted with ">" and not marked at all: a GOAL above it must count, none below.
 
 Plus bounce and auto-reply recall on flufl_bounce and sisimai (mailflow's classifier).
 Candidates that are not installed are reported as such (install talon,
@@ -40,6 +45,7 @@ from bench.measure_reply_parsers import (
     talon_cases,
     trimmer_cases,
 )
+from bench.reply_formats import HISTORIES, SENT, quoted
 from mailflow.domain.keywords import parse_keywords
 from mailflow.domain.quotes import quote_prefix
 from mailflow.domain.replies import parse_message
@@ -120,7 +126,18 @@ def all_cases(root: Path) -> dict[str, list[Case]]:
         "talon plain": [c for n, b, e in talon["talon-plain"] for c in plain_cases(n, b, e)],
         "talon html": [c for n, h, e in talon["talon-html"] for c in html_case(n, h, e)],
     }
+    sets["client formats (written out)"] = format_cases()
     return sets
+
+
+def format_cases() -> list[Case]:
+    """bench/reply_formats.py's histories in the clients' languages, each holding our email
+    (keywords at the start of its lines) quoted with ">" and not marked at all."""
+    label = f"Thanks, see you soon.\n{GOAL_LINE}"
+    return [Case(f"{style}-{'quoted' if marked else 'unmarked'}",
+                 f"{label}\n\n" + history.format(ours=quoted(SENT) if marked else SENT),
+                 False, label)
+            for style, history in sorted(HISTORIES.items()) for marked in (True, False)]
 
 
 @dataclass

@@ -241,7 +241,8 @@ def test_keyword_precision_and_recall_with_a_quoted_help_in_every_history(
         for case in cases:
             found = total.add(_through_parse_message(case.body, case.html), case)
             problems += [f"{set_name}:{case.name}: {p}" for p in found]
-    assert total.cases >= 170  # measured: 177 (143 trimmer, 25 talon plain, 9 talon html)
+    # measured: 333 (143 trimmer, 25 talon plain, 9 talon html, 156 client formats)
+    assert total.cases >= 330
     assert total.help_acted == 0 and total.lost == 0, problems
     assert total.read_right >= 0.99 * total.read  # precision: measured 100%
     assert total.read_right >= 0.99 * total.written  # recall: measured 100%
