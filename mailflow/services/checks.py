@@ -29,6 +29,14 @@ def run_checks(app: App, roster_file: Path | None) -> CheckReport:
                 f"the environment variable {section.password_env} is not set; "
                 "mailflow cannot log in to the mail server until it is"
             )
+    oauth = settings.oauth2
+    if oauth and oauth.client_secret_env and oauth.client_secret_env not in os.environ:
+        report.warnings.append(
+            f"the environment variable {oauth.client_secret_env} ([oauth2].client_secret_env) "
+            "is not set; mailflow cannot get a token to sign in until it is")
+    if oauth and oauth.service_account_file and not oauth.service_account_file.is_file():
+        report.errors.append(
+            f"[oauth2].service_account_file: {oauth.service_account_file} does not exist")
     for server, section in (("smtp", settings.smtp), ("imap", settings.imap)):
         if section.ca_file and not section.ca_file.is_file():
             report.errors.append(f"[{server}].ca_file: {section.ca_file} does not exist")

@@ -4,6 +4,7 @@ and poll passes; store files are created 0600 whatever the umask."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -188,3 +189,67 @@ def test_store_files_are_0600_even_with_a_permissive_umask(tmp_path: Path) -> No
     for path in files:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == 0o600, f"{path.name} has mode {oct(mode)}"
+
+
+def test_no_oauth_token_or_secret_in_logs_outputs_exports_store_or_tracebacks(
+        tmp_path: Path, imap_account: ImapAccount, oauth_server: object,
+        every_log_line: _Everything, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OAuth 2.0 on both servers, the refresh-token grant of a confidential app: its
+    secret, every access and refresh token the server gave, none appears anywhere but
+    in the token cache (the refresh token, 0600) -- through a login, passes, a secret
+    the server refuses mid-way, exports, status and `auth status`."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration" / "oauth"))
+    from oauth_helpers import SECRET_ENV, Mailbox, custom_toml, oauth_program
+    from oauth_server import OAuthServer
+
+    assert isinstance(oauth_server, OAuthServer)
+    for name in ("httpx2", "httpcore2", "authlib"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.DEBUG)
+    client = oauth_server.add_client({imap_account.username})
+    monkeypatch.setenv(SECRET_ENV, client.secret or "")
+    monkeypatch.setattr(oauth_server, "auto_approve", imap_account.username)
+    mailbox = Mailbox(imap_account, client, oauth_server)
+    with RecordingSmtpServer(oauth=oauth_server.check) as smtp:
+        program = oauth_program(tmp_path / "p", mailbox, smtp,
+                                custom_toml(oauth_server, client, grant="refresh_token"))
+        runner = CliRunner()
+        outputs: dict[str, str] = {}
+
+        def run(name: str, *args: str) -> None:
+            result = runner.invoke(main, ["-c", str(program.config), "--now",
+                                          "2027-01-04T18:00", *args])
+            outputs[name] = result.output + (
+                "".join(__import__("traceback").format_exception(result.exception))
+                if result.exception and not isinstance(result.exception, SystemExit) else "")
+
+        run("auth login", "auth", "login")
+        assert "signed in" in outputs["auth login"], outputs["auth login"]
+        run("send-due", "send-due")
+        intro = sent_to(smtp, "zoe@lib.example", "intro")
+        imap_account.append([reply(intro, "Zoë <zoe@lib.example>", "HELP we need you\n")])
+        run("poll", "poll")
+        assert "1 message(s) handled" in outputs["poll"], outputs["poll"]
+        old_secret = client.secret or ""
+        oauth_server.set_secret(client.client_id)  # refused from now on
+        run("poll refused", "poll")
+        assert "invalid_client" in outputs["poll refused"], outputs["poll refused"]
+        for name in ("events", "escalations", "outbox"):
+            run(f"export {name}", "export", name, "--format", "json")
+        run("status", "status", "--json")
+        run("auth status", "auth", "status")
+        run("check", "check")
+    secrets = (old_secret, client.secret or "", *oauth_server.every_token)
+    assert len(oauth_server.every_token) >= 6  # access and refresh tokens were issued
+    for name, text in outputs.items():
+        _assert_no_secret(f"the output of {name}", text, secrets)
+    _assert_no_secret("the log", "\n".join(every_log_line.lines), secrets)
+    assert any(line.startswith("httpcore2") for line in every_log_line.lines)
+    cache = program.folder / "mailflow-oauth.json"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    held = json.loads(cache.read_text())
+    assert held["refresh_token"] in oauth_server.every_token
+    for path in program.folder.rglob("*"):
+        if path.is_file() and path != cache:
+            _assert_no_secret(str(path), path.read_bytes().decode("utf-8", "replace"), secrets)
+    _assert_no_secret(str(cache), cache.read_text().replace(held["refresh_token"], ""),
+                      secrets)
