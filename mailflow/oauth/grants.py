@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx2
 from authlib.integrations.httpx_client import (
@@ -29,25 +28,12 @@ from joserfc.jwk import RSAKey
 from mailflow.config import OAuth2Settings, check_token_url
 from mailflow.errors import ConfigError, TokenError
 from mailflow.oauth.cache import TokenCache
+from mailflow.oauth.model import Grant, Token
 from mailflow.oauth.presets import GOOGLE_TOKEN_URL, Endpoints, endpoints
 
 log = logging.getLogger("mailflow.oauth")
 TIMEOUT = 30.0
 DEFAULT_LIFETIME = 3600.0  # seconds, when the server does not say (RFC 6749 5.1)
-
-
-@dataclass(frozen=True)
-class Token:
-    access_token: str = field(repr=False)
-    expires_in: float
-    scope: str
-
-
-class Grant(Protocol):
-    account: str
-    token_url: str
-
-    async def fetch(self) -> Token: ...
 
 
 def make_grant(settings: OAuth2Settings, account: str, cache: TokenCache) -> Grant:

@@ -21,7 +21,7 @@ from typing import Any
 from mailflow.config import OAuth2Settings
 from mailflow.errors import TokenError
 from mailflow.oauth.cache import TokenCache
-from mailflow.oauth.grants import Grant, Token, make_grant
+from mailflow.oauth.model import Grant, Token
 
 log = logging.getLogger("mailflow.oauth")
 MAX_MARGIN = 300.0  # refresh at most this many seconds before expiry ...
@@ -39,7 +39,11 @@ class TokenSource:
         self.account = account
         self.mechanism = settings.mechanism
         self.cache = cache
-        self._grant = grant or make_grant(settings, account, cache)
+        if grant is None:  # Authlib and its HTTP client load only when OAuth is used
+            from mailflow.oauth.grants import make_grant
+
+            grant = make_grant(settings, account, cache)
+        self._grant = grant
         self._clock = clock
         self._token: Token | None = None
         self._expires_at = 0.0

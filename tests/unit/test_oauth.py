@@ -18,7 +18,7 @@ from mailflow.config import OAuth2Settings, SmtpSettings
 from mailflow.errors import TokenError
 from mailflow.oauth import sasl
 from mailflow.oauth.cache import TokenCache
-from mailflow.oauth.grants import Token
+from mailflow.oauth.model import Token
 from mailflow.oauth.presets import endpoints
 from mailflow.oauth.tokens import TokenSource, auth_status
 
