@@ -7,7 +7,9 @@ import asyncio
 import base64
 import json
 import os
+import re
 import stat
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +185,20 @@ def test_tokens_are_refreshed_before_they_expire_and_after_a_refusal(
     assert shown["account"] == "m@lib.example" and shown["scope"] == "s"
     assert not any(f"token-{n}" in json.dumps(shown) for n in range(1, 5))
     assert "token-" not in source.cache.path.read_text()  # access tokens: memory only
+
+
+def test_config_example_documents_every_oauth_key() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "config.example.toml").read_text()
+    assert (repo / "mailflow" / "scaffold" / "config.example.toml").read_text() == text
+    for name in OAuth2Settings.model_fields:
+        assert f"# {name} = " in text, name
+    assert text.count('# auth = "password"') == 2  # [smtp] and [imap]
+    # the commented table, uncommented, is a valid [oauth2]
+    start = text.index("# [oauth2]")
+    block = [line[2:] for line in text[start:text.index("[schedule]")].splitlines()
+             if re.match(r"# [a-z_0-9]+ = ", line)]
+    values = tomllib.loads("\n".join(block))
+    values.pop("device_authorization_url")
+    values["service_account_file"] = None
+    assert _settings(**values).provider == "microsoft"
