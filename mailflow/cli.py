@@ -506,8 +506,13 @@ def pair_end(ctx: Context, pair_id: str, reason: str) -> None:
               help="Where to create the demo program (a previous demo folder is replaced).")
 @click.option("--pairs", type=click.IntRange(4, 40), default=4, show_default=True,
               help="How many mentoring pairs.")
+@click.option("--web", is_flag=True,
+              help="Then serve the program in the web console and print a sign-in link for "
+                   "its coordinator (until Ctrl-C).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="The console's port with --web (default: a free one).")
 @user_errors
-def demo(directory: Path, pairs: int) -> None:
+def demo(directory: Path, pairs: int, web: bool, port: int) -> None:
     """A whole 9-month program, end to end, on SMTP and IMAP servers run in process."""
     from mailflow.demo.program import run_demo
     from mailflow.demo.summary import guide, render
@@ -517,6 +522,10 @@ def demo(directory: Path, pairs: int) -> None:
     click.echo(render(summary) + "\n\n" + guide(summary))
     if summary.problems:
         sys.exit(1)
+    if web:
+        from mailflow.demo.console import serve_console
+
+        serve_console(summary, port, say=lambda line: click.echo(line))
 
 
 # --- purge ----------------------------------------------------------------------------------

@@ -106,10 +106,12 @@ class MailCatcher:
         with self._lock:
             for rcpt in recipients:
                 address = rcpt.lower()
-                number = self._counts.get(address, 0) + 1
-                self._counts[address] = number
                 folder = self.root / _SAFE.sub("_", address)
                 folder.mkdir(exist_ok=True)
+                if address not in self._counts:  # a later catcher (demo --web) goes on
+                    self._counts[address] = len(list(folder.glob("*.eml")))
+                number = self._counts[address] + 1
+                self._counts[address] = number
                 path = folder / f"{number:03d}-{kind}.eml"
                 path.write_bytes(data)
                 self._new.append(Delivery(address, path, data))
