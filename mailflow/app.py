@@ -98,8 +98,10 @@ class App:
                             "table): there is nothing to sign in to with OAuth 2.0")
 
     def token_failure(self) -> str | None:
-        """Why no OAuth 2.0 token could be had at the last try, if that is the case."""
-        return next((t.failure for t in self._tokens.values() if t.failure), None)
+        """Why the OAuth 2.0 token endpoint refused a token at the last try, if it did (an
+        endpoint that cannot be reached is an outage like any other, not this)."""
+        return next((t.failure for t in self._tokens.values() if t.failure and t.failure_refused),
+                    None)
 
     def smtp_sender(self) -> SmtpSender:
         return SmtpSender(self.settings.smtp, tokens=self.token_source("smtp"),
@@ -149,7 +151,7 @@ class App:
         token_failure = self.token_failure()
         if error and token_failure:
             return [("oauth", token_failure)]
-        if self._tokens and token_failure is None:
+        if self._tokens and not any(t.failure for t in self._tokens.values()):
             return [(channel, error), ("oauth", None)]
         return [(channel, error)]
 

@@ -54,4 +54,9 @@ class MailboxError(MailflowError):
 
 class TokenError(ConnectionFailed):
     """No access token could be had from the OAuth 2.0 token endpoint; the message says
-    what to do (a new client secret, `mailflow auth login` again, ...)."""
+    what to do (a new client secret, `mailflow auth login` again, ...). ``refused``: the
+    endpoint said no (a person must act), rather than could not be reached."""
+
+    def __init__(self, message: str, *, refused: bool = True) -> None:
+        super().__init__(message)
+        self.refused = refused

@@ -83,13 +83,13 @@ class _Base:
         except httpx2.HTTPStatusError as exc:
             raise TokenError(
                 f"the OAuth 2.0 token endpoint {self.token_url} answered HTTP "
-                f"{exc.response.status_code}; the token is asked for again at the next pass"
-            ) from None
+                f"{exc.response.status_code}; the token is asked for again at the next pass",
+                refused=False) from None
         except (httpx2.HTTPError, OSError) as exc:
             raise TokenError(
                 f"cannot reach the OAuth 2.0 token endpoint {self.token_url} "
-                f"({type(exc).__name__}: {exc}); the token is asked for again at the next pass"
-            ) from None
+                f"({type(exc).__name__}: {exc}); the token is asked for again at the next pass",
+                refused=False) from None
         return dict(got)
 
     def refused(self, error: str, description: str) -> str:

@@ -49,7 +49,8 @@ class TokenSource:
         self._expires_at = 0.0
         self._refresh_at = 0.0
         self._locks: dict[int, asyncio.Lock] = {}
-        self.failure: str | None = None
+        self.failure: str | None = None  # why the last refresh failed, until one succeeds
+        self.failure_refused = False  # ... and whether the endpoint said no (a person acts)
         self.refreshes = 0  # tokens fetched
         self.refusals = 0  # tokens a server refused before they expired
 
@@ -85,7 +86,8 @@ class TokenSource:
         except TokenError as exc:
             if self.failure != str(exc):
                 log.error("oauth: no token for %s: %s", self.account, exc)
-            self.failure = str(exc)
+                self.cache.update(last_error=str(exc), last_error_at=_iso(self._clock()))
+            self.failure, self.failure_refused = str(exc), exc.refused
             raise
         now = self._clock()
         life = token.expires_in
@@ -95,11 +97,12 @@ class TokenSource:
         self.refreshes += 1
         if self.failure is not None:
             log.warning("oauth: tokens for %s can be had again", self.account)
-        self.failure = None
+        self.failure, self.failure_refused = None, False
         log.info("oauth: new access token for %s (%s), valid %.0f s", self.account, why, life)
         self.cache.update(account=self.account, grant=self.settings.grant,
                           provider=self.settings.provider, scope=token.scope,
-                          last_refresh=_iso(now), expires_at=_iso(self._expires_at))
+                          last_refresh=_iso(now), expires_at=_iso(self._expires_at),
+                          last_error=None, last_error_at=None)
         return token.access_token
 
 
@@ -115,6 +118,7 @@ def auth_status(settings: OAuth2Settings, cache: TokenCache) -> dict[str, Any]:
         "expires_at": record.get("expires_at"),
         "last_refresh": record.get("last_refresh"),
         "signed_in_at": record.get("signed_in_at"),
+        "last_error": record.get("last_error"),
         "refresh_token": ("stored" if record.get("refresh_token") else "none")
         if settings.grant == "refresh_token" else "not used",
         "token_cache": str(cache.path),

@@ -106,9 +106,11 @@ class Service:
 
     async def _idle_loop(self, scheduler: AsyncIOScheduler) -> None:
         settings = self.app.settings.imap
+        last_error = ""
         while not self.stopping.is_set():
             try:
                 async with self.app.imap_mailbox() as box:
+                    last_error = ""
                     if not box.has_idle:
                         log.info("the IMAP server offers no IDLE: polling every %ss",
                                  settings.poll_seconds)
@@ -118,7 +120,10 @@ class Service:
                         if await box.idle(min(settings.poll_seconds, 29 * 60)):
                             scheduler.modify_job("poll", next_run_time=datetime.now().astimezone())
             except MailflowError as exc:
-                log.warning("IDLE connection lost (%s); polling continues on schedule", exc)
+                # the same failure again (a server down, a token refused) is not news
+                log.log(logging.DEBUG if str(exc) == last_error else logging.WARNING,
+                        "IDLE connection lost (%s); polling continues on schedule", exc)
+                last_error = str(exc)
                 await asyncio.sleep(min(settings.poll_seconds, 60))
 
     # --- lifecycle -------------------------------------------------------------------------

@@ -95,8 +95,10 @@ def test_a_revoked_refresh_token_says_to_log_in_again(
 
 
 
+@pytest.mark.parametrize("mechanism", ["XOAUTH2", "OAUTHBEARER"])
 def test_google_service_account_with_domain_wide_delegation(
-        tmp_path: Path, mailbox: Mailbox, oauth_smtp: RecordingSmtpServer) -> None:
+        tmp_path: Path, mailbox: Mailbox, oauth_smtp: RecordingSmtpServer,
+        mechanism: str) -> None:
     server = mailbox.server
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public = RSAKey.import_key(key.public_key().public_bytes(
@@ -111,7 +113,7 @@ def test_google_service_account_with_domain_wide_delegation(
                                          serialization.NoEncryption()).decode(),
         "token_uri": f"{server.url}/token"}))
     toml = ('[oauth2]\nprovider = "google"\ngrant = "service_account"\n'
-            f'service_account_file = "{tmp_path / "sa.json"}"\nmechanism = "OAUTHBEARER"\n')
+            f'service_account_file = "{tmp_path / "sa.json"}"\nmechanism = "{mechanism}"\n')
     program = oauth_program(tmp_path / "p", mailbox, oauth_smtp, toml)
     before = server.issued["urn:ietf:params:oauth:grant-type:jwt-bearer"]
     assert _cli(program, "send-due").exit_code == 0
@@ -148,3 +150,36 @@ async def test_google_loopback_login(tmp_path: Path, mailbox: Mailbox,
     assert any("Open this address" in line for line in said)
     report, _ = await app.poll()
     assert report.connection_error == ""
+
+
+def test_an_unreachable_token_endpoint_is_an_outage_not_a_refusal(
+        tmp_path: Path, mailbox: Mailbox, smtp_plain: RecordingSmtpServer) -> None:
+    from smtp_server import free_port
+
+    toml = custom_toml(mailbox.server, mailbox.client,
+                       token_url=f"http://127.0.0.1:{free_port()}/token")
+    program = oauth_program(tmp_path / "p", mailbox, smtp_plain, toml, smtp_oauth=False)
+    polled = _cli(program, "poll")
+    assert polled.exit_code == 1
+    assert "cannot reach the OAuth 2.0 token endpoint" in polled.output
+    status = json.loads(_cli(program, "status", "--json").output)
+    assert "cannot reach" in status["health"]["last_error"]
+    # an outage alerts after [schedule].alert_after_minutes, like any IMAP outage
+    assert not [m for m in smtp_plain.messages if m.message()["X-Mailflow-Kind"] == "alert"]
+    assert "cannot reach" in (_cli(program, "auth", "status").output)
+
+
+@pytest.mark.parametrize("mechanism", ["XOAUTH2", "OAUTHBEARER"])
+def test_refresh_token_grant_with_each_mechanism(
+        tmp_path: Path, mailbox: Mailbox, oauth_smtp: RecordingSmtpServer,
+        monkeypatch: pytest.MonkeyPatch, mechanism: str) -> None:
+    server = mailbox.server
+    monkeypatch.setattr(server, "auto_approve", mailbox.user)
+    program = oauth_program(tmp_path / "p", mailbox, oauth_smtp,
+                            custom_toml(server, mailbox.client, grant="refresh_token",
+                                        mechanism=mechanism))
+    assert _cli(program, "auth", "login").exit_code == 0
+    assert _cli(program, "send-due").exit_code == 0
+    assert _cli(program, "poll").exit_code == 0
+    kinds = [m.message()["X-Mailflow-Kind"] for m in oauth_smtp.messages]
+    assert kinds.count("intro") == 4 and all(ok for _, ok in oauth_smtp.logins)
