@@ -63,7 +63,7 @@ class Reply:
     received_at: datetime
     answered: OutboxEntry | None
     commands: Sequence[KeywordCommand]
-    free_text: str
+    free_text: str  # the lines outside keywords (the whole new text when there are none)
     term_ended: bool
     last_ack_at: datetime | None = None
     history: Sequence[Event] = ()  # the pair's events recorded before this reply, in order
@@ -170,15 +170,20 @@ class Decision:
 
 
 def decide(reply: Reply, open_escalations: Sequence[Escalation]) -> Outcome:
-    """Apply every keyword in the reply; a reply with none is kept as a note or feedback."""
+    """Apply every keyword in the reply; a reply with none is kept as a note or feedback,
+    and the free text of an answer to the feedback email is feedback with keywords too."""
     d = Decision(reply, open_escalations)
     for cmd in reply.commands:
         cmd.apply(d)
+    answered_feedback = reply.answered is not None and reply.answered.kind == Kind.FEEDBACK
     if not reply.commands:
-        answered_feedback = reply.answered is not None and reply.answered.kind == Kind.FEEDBACK
         kind = EventType.FEEDBACK if answered_feedback else EventType.NOTE
         d.event(kind, reply.free_text.strip())
         d.record("Your feedback, for the committee" if answered_feedback else "Your note")
+    elif answered_feedback and reply.free_text.strip():
+        # a RATING in answer to the feedback email: what else they wrote is feedback too
+        d.event(EventType.FEEDBACK, reply.free_text.strip())
+        d.record("Your feedback, for the committee")
     _acknowledge(d)
     return d.out
 

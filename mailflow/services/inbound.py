@@ -239,7 +239,8 @@ class Inbound:
         reply = Reply(
             pair=match.pair, person=match.person, message_id=msg_id, received_at=self.now,
             answered=match.answered, commands=keywords.commands,
-            free_text=keywords.unrecognised or new_text,
+            free_text=keywords.unrecognised if keywords.commands
+            else keywords.unrecognised or new_text,
             term_ended=self.state.term_ended(rec), last_ack_at=self.last_ack.get(
                 match.person.email),
             history=tuple(self.state.events_by_pair.get(match.pair.pair_id, ())),

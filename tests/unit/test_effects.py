@@ -16,6 +16,7 @@ from mailflow.domain.model import (
     EscalationReason,
     Event,
     EventType,
+    Kind,
     OutboxEntry,
     Pair,
     PairState,
@@ -221,3 +222,19 @@ def test_what_undo_and_done_name_survives_a_purge_of_the_texts() -> None:
         ("one", False), ("two", True), ("three", False)]
     purged = [replace(e, text="(purged)") for e in events]
     assert [(g.number, g.reached) for g in goals(purged)] == [(1, False), (2, True), (3, False)]
+
+
+def test_a_rating_in_answer_to_the_feedback_email_keeps_the_rest_as_feedback() -> None:
+    feedback = OutboxEntry("P1/feedback/term/ben", "P1", MENTEE.email, "mentee", Kind.FEEDBACK,
+                           "term", T, "<fb@x>")
+    text = "RATING 5 a great year\n\nMore evening meetings next time, please."
+    commands = parse_keywords(text, reference=T.date()).commands
+    rest = parse_keywords(text, reference=T.date()).unrecognised
+    out = decide(Reply(PAIR, MENTEE, "<r@x>", T, feedback, commands, rest, True), [])
+    assert [(e.type, e.value, e.text) for e in out.events] == [
+        (EventType.RATING, "5", "a great year"),
+        (EventType.FEEDBACK, "", "More evening meetings next time, please.")]
+    assert out.recorded == ["Rating: 5 of 5", "Your feedback, for the committee"]
+    only = decide(Reply(PAIR, MENTEE, "<r2@x>", T, feedback,
+                        parse_keywords("RATING 4", reference=T.date()).commands, "", True), [])
+    assert [e.type for e in only.events] == [EventType.RATING]
