@@ -18,6 +18,7 @@ from mailflow.adapters.store import TinyDBStore
 from mailflow.clock import Clock
 from mailflow.config import OAuth2Settings, Settings, load_settings
 from mailflow.domain.model import OutboxEntry
+from mailflow.domain.schedule import joining_month
 from mailflow.errors import ConnectionFailed, MailflowError
 from mailflow.oauth.cache import TokenCache
 from mailflow.oauth.tokens import TokenSource
@@ -190,8 +191,16 @@ class App:
     def import_roster(self, path: Path, *, dry_run: bool = False) -> ImportReport:
         """All or nothing; ``dry_run``: what an import would change, changing nothing."""
         pairs = read_roster(path)  # raises before the store is touched
+        now = self.clock.now()
         with self.repository(readonly=dry_run) as repo:
-            return repo.import_pairs(pairs, dry_run=dry_run)
+            report = repo.import_pairs(pairs, now, dry_run=dry_run)
+        program = self.settings.program_model()
+        added = set(report.added)
+        for pair in pairs:
+            month = joining_month(program, pair, now) if pair.pair_id in added else None
+            if month is not None:
+                report.joining.append((pair.pair_id, month))
+        return report
 
 
 def scaffold(target: Path) -> list[Path]:

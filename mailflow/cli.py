@@ -146,6 +146,9 @@ def roster_import(ctx: Context, file: Path) -> None:
     report = ctx.app.import_roster(file)
     click.echo(f"imported {file}: {len(report.added)} added, {len(report.updated)} updated, "
                f"{len(report.unchanged)} unchanged")
+    for pair_id, month in report.joining:
+        click.echo(f"{pair_id} joins mid-term, in month {month}: one intro that says so, "
+                   "no earlier topics, quiet spells counted from it")
     if report.missing:
         click.echo(f"note: {len(report.missing)} stored pair(s) are not in this file and were "
                    f"kept (end them with `mailflow pair end ID`): {', '.join(report.missing)}")

@@ -199,7 +199,9 @@ class ScheduleSettings(_Section):
     nudge_after_days: int = Field(default=42, ge=1)
     escalate_after_days: int = Field(default=56, ge=1)
     catch_up_days: int = Field(default=7, ge=0)
+    first_contact_days: int = Field(default=14, ge=1)
     digest: str = "mon 08:00"
+    digest_when: Literal["attention", "always"] = "attention"
     alert_after_minutes: int = Field(default=60, ge=1)
 
     @field_validator("digest")
@@ -418,6 +420,8 @@ class Settings(_Section):
             catch_up_days=self.schedule.catch_up_days,
             digest_weekday=-1 if weekday is None else weekday,
             digest_time=when,
+            first_contact_days=self.schedule.first_contact_days,
+            digest_always=self.schedule.digest_when == "always",
         )
 
 

@@ -53,6 +53,7 @@ class PairRecord:
     state: PairState = PairState.ACTIVE
     state_since: datetime | None = None
     in_roster: bool = True
+    first_seen: datetime | None = None  # first imported (None: stored before this was kept)
 
     @property
     def pair_id(self) -> str:
@@ -70,6 +71,7 @@ def pair_to_record(rec: PairRecord) -> Record:
         "state": str(rec.state),
         "state_since": _iso(rec.state_since),
         "in_roster": rec.in_roster,
+        "first_seen": _iso(rec.first_seen),
     }
 
 
@@ -80,7 +82,8 @@ def pair_from_record(r: Record) -> PairRecord:
 
     pair = Pair(r["id"], person(Role.MENTOR), person(Role.MENTEE), person(Role.LIAISON),
                 _d(r["start"]))
-    return PairRecord(pair, PairState(r["state"]), _dt(r["state_since"]), r["in_roster"])
+    return PairRecord(pair, PairState(r["state"]), _dt(r["state_since"]), r["in_roster"],
+                      _dt(r.get("first_seen")))
 
 
 def outbox_to_record(e: OutboxEntry) -> Record:
@@ -133,6 +136,7 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    joining: list[tuple[str, int]] = field(default_factory=list)  # (pair_id, month it joins in)
 
 
 class Follower(Protocol):
@@ -183,8 +187,10 @@ class Repository:
         for follower in self._followers:
             follower.stored_pair(rec)
 
-    def import_pairs(self, pairs: Iterable[Pair], *, dry_run: bool = False) -> ImportReport:
+    def import_pairs(self, pairs: Iterable[Pair], now: datetime | None = None, *,
+                     dry_run: bool = False) -> ImportReport:
         """Add new pairs and update existing ones by pair_id; never delete.
+        A new pair records `now` as when mailflow first knew it (joining mid-term).
         ``dry_run``: say what would change, change nothing."""
         report = ImportReport()
         existing = self.pairs()
@@ -194,7 +200,7 @@ class Repository:
             seen.add(pair.pair_id)
             old = existing.get(pair.pair_id)
             if old is None:
-                changes.append(PairRecord(pair))
+                changes.append(PairRecord(pair, first_seen=now))
                 report.added.append(pair.pair_id)
             elif old.pair != pair or not old.in_roster:
                 changes.append(replace(old, pair=pair, in_roster=True))

@@ -27,6 +27,17 @@ Where SPEC is silent, this module decides:
   quiet escalation or closing is planned, so nothing is skipped yet. If the
   end is withdrawn they fall due again under the catch-up rule; once the end
   is confirmed (`ended`) only `feedback` is ever planned.
+- First contact: `first_contact` goes to the mentor `first_contact_days` after
+  the start (period "m1"), and escalation `no_contact` (period "no-contact") to
+  the liaison 7 days later, only while neither participant has replied at all;
+  no `no_contact` once a quiet escalation has been opened for the pair.
+- `midpoint`: to both, 7 days after month floor(N/2)+1 starts (period "m<k>").
+- Feedback reminder: kind `feedback`, period "reminder", 14 days after the
+  feedback email, to each participant who has not replied since it was due.
+- Joining mid-term: a pair first imported more than `catch_up_days` after its
+  start gets its `intro` (context `joining`, `joined_month`) on the day it was
+  imported, nothing that fell due before, no first-contact reminder, and its
+  quiet spells count from that day.
 - Catch-up: mail whose due time is more than `catch_up_days` before `now` is
   `skipped` ("due <date>, more than N days ago"), except `liaison_welcome`
   (a liaison first seen in a later import is still welcomed, at once) and
@@ -58,16 +69,24 @@ from mailflow.domain.model import (
     Role,
 )
 from mailflow.domain.schedule import (
+    FEEDBACK_REMINDER_AFTER,
+    NO_CONTACT_AFTER,
+    REMINDER_PERIOD,
     Due,
+    joined_on,
+    month_of,
     participant_schedule,
     quiet_spells,
     spell_alert_day,
     term_end,
 )
 
-PAUSABLE = frozenset({Kind.TOPIC, Kind.NUDGE})
+PAUSABLE = frozenset({Kind.TOPIC, Kind.NUDGE, Kind.MIDPOINT, Kind.FIRST_CONTACT})
 NEVER_TOO_LATE = frozenset({Kind.LIAISON_WELCOME, Kind.ESCALATION})
-HELD_WHILE_ENDING = frozenset({Kind.TOPIC, Kind.NUDGE, Kind.ESCALATION, Kind.CLOSING})
+HELD_WHILE_ENDING = frozenset({Kind.TOPIC, Kind.NUDGE, Kind.ESCALATION, Kind.CLOSING,
+                               Kind.MIDPOINT, Kind.FIRST_CONTACT})
+FIRST_CONTACT_PERIOD = "m1"
+NO_CONTACT_PERIOD = "no-contact"
 
 
 NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
@@ -201,25 +220,66 @@ class _Planner:
         if start > self.last_day:
             return []
         held = HELD_WHILE_ENDING if history.state == PairState.ENDING else frozenset()
+        joined = joined_on(self.program, start, history.first_seen)
         planned: list[PlannedEmail | None] = []
         for due in participant_schedule(self.program, start, history):
             if due.kind in held or due.day > self.last_day:
                 continue
             pausable = due.kind in PAUSABLE
+            context = self.joining_context(start, joined) if due.kind == Kind.INTRO else None
             for person in pair.participants:
+                if due.period == REMINDER_PERIOD and history.replied_since(
+                        person.email, due.day - FEEDBACK_REMINDER_AFTER):
+                    continue  # answered the feedback email: no reminder
                 paused = history.paused_until(person.email, due.day) if pausable else None
-                planned.append(self.entry(pair.pair_id, person, due, paused))
+                planned.append(self.entry(pair.pair_id, person, due, paused, context))
         if history.state not in (PairState.ENDING, PairState.ENDED):
-            planned += self.quiet_alerts(pair, start, history)
+            anchor = joined or start
+            planned += self.quiet_alerts(pair, start, anchor, history)
+            if joined is None:
+                planned += self.first_contact(pair, start, history)
+        return planned
+
+    def joining_context(self, start: date, joined: date | None) -> Mapping[str, Any] | None:
+        """The intro of a pair that joins mid-term says so, and in which month."""
+        if joined is None:
+            return None
+        return {"joining": True, "joined_month": month_of(start, self.program.months, joined)}
+
+    def first_contact(
+        self, pair: Pair, start: date, history: PairHistory
+    ) -> list[PlannedEmail | None]:
+        """A reminder to the mentor, then `no_contact` to the liaison, while nobody replied.
+
+        Any reply by either participant (CONTACTED included) cancels both; the
+        escalation is also left out once a quiet escalation told the liaison.
+        """
+        if history.made_contact:
+            return []
+        day = start + timedelta(days=self.program.first_contact_days)
+        if day >= term_end(start, self.program.months):
+            return []
+        mentor = pair.mentor
+        reminder = Due(Kind.FIRST_CONTACT, FIRST_CONTACT_PERIOD, day)
+        planned = [self.entry(pair.pair_id, mentor, reminder,
+                              history.paused_until(mentor.email, day))]
+        if not history.quiet_escalated_on:
+            alert_day = day + NO_CONTACT_AFTER
+            alert = Due(Kind.ESCALATION, NO_CONTACT_PERIOD, alert_day)
+            context = {"escalation_reason": "no_contact",
+                       "first_contact_on": day.isoformat()}
+            paused = _pair_paused_until(pair, history, alert_day)
+            planned.append(self.entry(pair.pair_id, pair.liaison, alert, paused, context))
         return planned
 
     def quiet_alerts(
-        self, pair: Pair, start: date, history: PairHistory
+        self, pair: Pair, start: date, quiet_from: date, history: PairHistory
     ) -> list[PlannedEmail | None]:
-        """A nudge to each participant and an escalation to the liaison per quiet spell."""
+        """A nudge to each participant and an escalation to the liaison per quiet spell
+        (counted from `quiet_from`: the start, or the day a pair joined mid-term)."""
         planned: list[PlannedEmail | None] = []
         end = term_end(start, self.program.months)
-        for anchor, next_anchor in quiet_spells(start, end, history, self.today):
+        for anchor, next_anchor in quiet_spells(quiet_from, end, history, self.today):
             period = f"quiet-{anchor.isoformat()}"
             nudge_day = spell_alert_day(anchor, next_anchor, self.program.nudge_after_days, end)
             if nudge_day is not None:

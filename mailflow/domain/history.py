@@ -17,13 +17,16 @@ Conventions for the events it reads (the effects code writes them):
 - `END_REQUEST`: the pair is `ending` unless the caller passes the stored state
   (confirmation of an end is not an event, so `ended` always comes from the caller).
 - An event withdrawn by `UNDO` counts as never sent (`mailflow.domain.ledger.in_force`).
+- A reply: any event (in force) a mentor or mentee caused by writing (every type but
+  auto-replies, bounces, complaints and quarantined mail). The first one ends the
+  wait for first contact; the latest per person says who answered the feedback email.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from mailflow.domain.ledger import in_force
@@ -31,6 +34,9 @@ from mailflow.domain.model import Escalation, EscalationReason, Event, EventType
 
 DEFAULT_PAUSE_DAYS = 30
 WHOLE_PAIR = "*"  # Pause.person for a pause that covers both participants
+NOT_A_REPLY = frozenset({EventType.AUTO_REPLY, EventType.BOUNCE, EventType.COMPLAINT,
+                         EventType.QUARANTINED})
+PARTICIPANT_ROLES = frozenset({str(Role.MENTOR), str(Role.MENTEE)})
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,19 @@ class PairHistory:
     met_dates: tuple[date, ...] = ()
     pauses: tuple[Pause, ...] = ()
     quiet_escalated_on: tuple[date, ...] = ()  # days quiet escalations were opened
+    first_reply_on: date | None = None  # the first day the mentor or mentee replied
+    last_replies: tuple[tuple[str, date], ...] = ()  # (person, day of their latest reply)
+    first_seen: datetime | None = None  # when the pair was first imported, if known
+
+    @property
+    def made_contact(self) -> bool:
+        """A participant has replied, or a meeting is on record (however it was recorded)."""
+        return self.first_reply_on is not None or bool(self.met_dates)
+
+    def replied_since(self, person: str, day: date) -> bool:
+        """Whether `person` replied on `day` or later."""
+        person = person.lower()
+        return any(who == person and last >= day for who, last in self.last_replies)
 
     def paused_until(self, person: str, day: date) -> date | None:
         """The day `person`'s pause covering `day` ends, or None if not paused."""
@@ -98,14 +117,20 @@ def build_history(
     escalations: Iterable[Escalation] = (),
     state: PairState | None = None,
     ended_at: date | None = None,
+    first_seen: datetime | None = None,
 ) -> PairHistory:
     """Fold one pair's events (any order) into the planner's view of it."""
     zone = ZoneInfo(timezone)
     met: set[date] = set()
     pauses: list[Pause] = []
     end_requested = False
+    replies: dict[str, date] = {}
+    first_reply: date | None = None
     for event in in_force(sorted(events, key=lambda e: e.time)):
         day = event.time.astimezone(zone).date()
+        if event.role in PARTICIPANT_ROLES and event.type not in NOT_A_REPLY:
+            first_reply = first_reply or day
+            replies[event.person.lower()] = day
         if event.type == EventType.MET:
             met.add(event.date or day)
         elif event.type == EventType.PAUSE:
@@ -126,4 +151,7 @@ def build_history(
         met_dates=tuple(sorted(met)),
         pauses=tuple(p for p in pauses if p.until > p.since),
         quiet_escalated_on=tuple(quiet),
+        first_reply_on=first_reply,
+        last_replies=tuple(sorted(replies.items())),
+        first_seen=first_seen,
     )

@@ -40,6 +40,8 @@ class Kind(StrEnum):
     DIGEST = "digest"
     ALERT = "alert"
     ANNOUNCEMENT = "announcement"
+    FIRST_CONTACT = "first_contact"
+    MIDPOINT = "midpoint"
 
 
 class EventType(StrEnum):
@@ -69,6 +71,7 @@ class EscalationReason(StrEnum):
     END_REQUEST = "end_request"
     BOUNCE = "bounce"
     QUIET = "quiet"
+    NO_CONTACT = "no_contact"
 
 
 class OutboxStatus(StrEnum):
@@ -101,6 +104,8 @@ class Program:
     catch_up_days: int = 7
     digest_weekday: int = 0  # Monday
     digest_time: time = time(8, 0)
+    first_contact_days: int = 14
+    digest_always: bool = False  # [schedule].digest_when == "always"
 
     def topic_for(self, month: int) -> Topic | None:
         return next((t for t in self.topics if t.month == month), None)

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from mailflow.domain.history import PairHistory
-from mailflow.domain.model import Kind, PairState, Program
+from mailflow.domain.model import Kind, Pair, PairState, Program
 
 FEEDBACK_PERIOD = "end"
+REMINDER_PERIOD = "reminder"  # the feedback reminder: key pair/feedback/reminder/person
+FEEDBACK_REMINDER_AFTER = timedelta(days=14)
+MIDPOINT_AFTER = timedelta(days=7)  # after the start of month floor(N/2)+1
+NO_CONTACT_AFTER = timedelta(days=7)  # after the first_contact reminder
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,18 +50,64 @@ def term_end(pair_start: date, months: int) -> date:
     return add_months(pair_start, months)
 
 
+def month_of(start: date, months: int, day: date) -> int:
+    """The term month (1..months) that `day` falls in for a pair started on `start`."""
+    month = (day.year - start.year) * 12 + day.month - start.month + 1
+    if month > 1 and month_start(start, month) > day:
+        month -= 1
+    return max(1, min(month, months))
+
+
+def midpoint_month(months: int) -> int:
+    """The month whose second week holds the mid-term check-in: 5 of 9, 4 of 6, 7 of 12."""
+    return months // 2 + 1
+
+
+def joined_on(program: Program, start: date, first_seen: datetime | None) -> date | None:
+    """The day a pair joins mid-term: its first import, if that came more than
+    `catch_up_days` after its start (the moment its intro was due in the program's
+    zone: exactly when catch-up would skip that intro); else None. SPEC 2."""
+    if first_seen is None:
+        return None
+    zone = ZoneInfo(program.timezone)
+    intro_due = datetime.combine(start, program.send_time, tzinfo=zone)
+    if first_seen - intro_due <= timedelta(days=program.catch_up_days):
+        return None
+    return first_seen.astimezone(zone).date()
+
+
+def joining_month(program: Program, pair: Pair, first_seen: datetime) -> int | None:
+    """The term month a pair first imported at `first_seen` joins in, if it joins mid-term."""
+    start = pair.start_date(program)
+    joined = joined_on(program, start, first_seen)
+    return None if joined is None else month_of(start, program.months, joined)
+
+
+def _feedback(day: date) -> list[Due]:
+    return [Due(Kind.FEEDBACK, FEEDBACK_PERIOD, day),
+            Due(Kind.FEEDBACK, REMINDER_PERIOD, day + FEEDBACK_REMINDER_AFTER)]
+
+
 def participant_schedule(program: Program, start: date, history: PairHistory) -> list[Due]:
-    """intro, topics, closing and feedback for one pair's mentor and mentee."""
+    """intro, topics, midpoint, closing, feedback and its reminder for mentor and mentee.
+
+    A pair that joined mid-term gets its intro on the day it joined and nothing
+    that fell due before (earlier topics, a past midpoint or closing).
+    """
     end = term_end(start, program.months)
     if history.state == PairState.ENDED:
-        return [Due(Kind.FEEDBACK, FEEDBACK_PERIOD, min(end, history.ended_at or end))]
+        return _feedback(min(end, history.ended_at or end))
     months = program.months
-    return [
-        Due(Kind.INTRO, "m1", start),
+    midpoint = month_start(start, midpoint_month(months)) + MIDPOINT_AFTER
+    joined = joined_on(program, start, history.first_seen)
+    dues = [
         *(Due(Kind.TOPIC, f"m{m}", month_start(start, m)) for m in range(2, months)),
+        Due(Kind.MIDPOINT, f"m{midpoint_month(months)}", midpoint),
         Due(Kind.CLOSING, f"m{months}", month_start(start, months)),
-        Due(Kind.FEEDBACK, FEEDBACK_PERIOD, end),
     ]
+    if joined is not None:
+        dues = [due for due in dues if due.day >= joined]
+    return [Due(Kind.INTRO, "m1", joined or start), *dues, *_feedback(end)]
 
 
 def quiet_spells(
@@ -64,8 +115,9 @@ def quiet_spells(
 ) -> list[tuple[date, date | None]]:
     """(anchor, next anchor) of the current quiet spell and any already known to follow.
 
-    A spell starts at the pair's start, at each MET day up to `today`, and at the
-    end of each known pause (a future pause end is known and starts a later spell).
+    A spell starts at the pair's start (`start`: the day it joined, for a pair that
+    joined mid-term), at each MET day up to `today`, and at the end of each known
+    pause (a future pause end is known and starts a later spell).
     """
     anchors = {start}
     anchors.update(d for d in history.met_dates if start <= d <= today)

@@ -66,10 +66,10 @@ LAYOUT = "layout.html"
 TEMPLATE_NAMES: tuple[str, ...] = (
     "intro_mentor", "intro_mentee", "topic", "nudge", "closing_mentor", "closing_mentee",
     "feedback", "letter", "ack", "escalation", "digest", "digest_coordinator",
-    "liaison_welcome", "alert", "login",
+    "liaison_welcome", "alert", "login", "first_contact", "midpoint", "feedback_reminder",
 )
 # A program folder made before a template existed may lack it: the default is used.
-OPTIONAL_TEMPLATES = frozenset({"login"})
+OPTIONAL_TEMPLATES = frozenset({"login", "first_contact", "midpoint", "feedback_reminder"})
 _ROLE_SPECIFIC = {"intro", "closing"}
 # CommonMark plus GitHub's tables, rendered by cmark-gfm (C). Templates and topic
 # bodies are coordinators' own (trusted) Markdown, so their HTML is kept (UNSAFE);
@@ -141,6 +141,8 @@ class _Loader(BaseLoader):
             source, shown = self.given[name]
             return self._part(source, shown, part), shown, lambda: name in self.given
         path = self.directory.joinpath(*split_template_path(name))
+        if not path.exists():  # a kind added after `mailflow init` made this folder
+            path = DEFAULT_TEMPLATE_DIR.joinpath(*split_template_path(name))
         try:
             source = path.read_text(encoding="utf-8")
             mtime = path.stat().st_mtime

@@ -75,9 +75,25 @@ def _pair_mail(kind: str, who: Person, *, month: int = 4, goals: list[GoalStatus
 
 def _intro(who: Person) -> list[Context]:
     return [
-        {**_pair_mail("intro", who, month=1, goals=[]), "topic": _topic(1)},
-        {**_pair_mail("intro", who, month=1, goals=[]), "topic": None},
+        {**_pair_mail("intro", who, month=1, goals=[]), "topic": _topic(1), "joining": False},
+        {**_pair_mail("intro", who, month=1, goals=[]), "topic": None, "joining": False},
+        # a pair that joins mid-term (SPEC 2): month 4 of 9, with and without a topic
+        {**_pair_mail("intro", who, month=4, goals=[]), "topic": _topic(4), "joining": True},
+        {**_pair_mail("intro", who, month=5, goals=[]), "topic": None, "joining": True},
     ]
+
+
+def _first_contact() -> list[Context]:
+    return [_pair_mail("first_contact", MENTOR, month=1, goals=[])]
+
+
+def _midpoint() -> list[Context]:
+    return [_pair_mail("midpoint", MENTOR, month=5),
+            _pair_mail("midpoint", MENTEE, month=5, goals=[])]
+
+
+def _feedback_reminder() -> list[Context]:
+    return [_pair_mail("feedback", p, month=9, term_ended=True) for p in (MENTOR, MENTEE)]
 
 
 def _closing(who: Person) -> list[Context]:
@@ -142,6 +158,8 @@ def _escalation() -> list[Context]:
                                 "opened_at": OPENED}, "reporter": None, "quiet_days": None},
         {**base, "escalation": {"id": "E-6", "reason": "quiet", "text": "",
                                 "opened_at": OPENED}, "reporter": None, "quiet_days": 57},
+        {**base, "escalation": {"id": "E-7", "reason": "no_contact", "text": "",
+                                "opened_at": OPENED}, "reporter": None, "quiet_days": None},
     ]
 
 
@@ -231,6 +249,9 @@ SAMPLES: dict[str, Callable[[], list[Context]]] = {
     "liaison_welcome": _liaison_welcome,
     "alert": _alert,
     "login": _login,
+    "first_contact": _first_contact,
+    "midpoint": _midpoint,
+    "feedback_reminder": _feedback_reminder,
 }
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from mailflow.app import App
+from mailflow.domain.model import Pair
+from mailflow.domain.schedule import joining_month
 from mailflow.errors import RosterError, TemplateError
 from mailflow.roster import read_roster
 
@@ -81,3 +84,26 @@ def _check_roster(app: App, roster_file: Path | None, report: CheckReport) -> No
         report.errors.extend(exc.problems)
         return
     report.notes.append(f"roster: {path.name} is valid ({len(pairs)} pairs)")
+    _check_joining(app, pairs, report)
+
+
+def _check_joining(app: App, pairs: list[Pair], report: CheckReport) -> None:
+    """Name the pairs that join mid-term: already known ones by when they were first
+    imported, new ones as if imported now (SPEC 2, "Joining mid-term")."""
+    known: dict[str, datetime | None] = {}
+    if app.settings.storage_path.exists():
+        with app.repository(readonly=True) as repo:
+            known = {pair_id: rec.first_seen for pair_id, rec in repo.pairs().items()}
+    now = app.clock.now()
+    program = app.settings.program_model()
+    months = program.months
+    for pair in pairs:
+        first_seen = known.get(pair.pair_id, now)
+        month = joining_month(program, pair, first_seen) if first_seen else None
+        if month is not None:
+            verb = "joined" if pair.pair_id in known else "joins"
+            report.notes.append(
+                f"roster: {pair.pair_id} {verb} mid-term, in month {month} of {months} "
+                f"(its start, {pair.start_date(program)}, is more than "
+                f"{program.catch_up_days} days before it was first imported): one intro "
+                "that says so, no earlier topics")

@@ -103,8 +103,10 @@ class Dispatcher:
                     log.info("outbox key=%s skipped: %s", entry.key, entry.last_error)
 
     def _open_quiet_escalation(self, repo: Repository, entry: OutboxEntry) -> OutboxEntry:
-        esc = Escalation(escalation_id(entry.pair_id, EscalationReason.QUIET, entry.key),
-                         entry.pair_id, entry.person, EscalationReason.QUIET, "", entry.due_at)
+        """The escalation a planned `quiet` or `no_contact` email announces."""
+        reason = EscalationReason(entry.context.get("escalation_reason", "quiet"))
+        esc = Escalation(escalation_id(entry.pair_id, reason, entry.key),
+                         entry.pair_id, entry.person, reason, "", entry.due_at)
         repo.put_escalation(esc)
         return replace(entry, context={**entry.context, "escalation_id": esc.id})
 

@@ -14,6 +14,7 @@ from typing import Any
 from mailflow.domain.keys import NO_PAIR
 from mailflow.domain.model import Kind, OutboxEntry, Person, Role
 from mailflow.errors import TemplateError
+from mailflow.domain.schedule import REMINDER_PERIOD
 from mailflow.render.context import (
     Context,
     base_context,
@@ -64,6 +65,8 @@ def _recipient(state: ProgramState, entry: OutboxEntry) -> Person:
 
 
 def _month(entry: OutboxEntry, state: ProgramState, rec: PairRecord) -> int:
+    if entry.context.get("joined_month"):
+        return int(entry.context["joined_month"])
     if entry.period.startswith("m") and entry.period[1:].isdigit():
         return int(entry.period[1:])
     local_day = entry.due_at.astimezone(state.now.tzinfo).date()
@@ -78,7 +81,9 @@ def _topic(state: ProgramState, month: int) -> Context | None:
 def _pair_extras(entry: OutboxEntry, state: ProgramState, rec: PairRecord,
                  month: int) -> Context:
     kind = entry.kind
-    if kind in (Kind.INTRO, Kind.TOPIC, Kind.CLOSING):
+    if kind == Kind.INTRO:
+        return {"topic": _topic(state, month), "joining": bool(entry.context.get("joining"))}
+    if kind in (Kind.TOPIC, Kind.CLOSING):
         return {"topic": _topic(state, month)}
     if kind == Kind.NUDGE:
         history = state.histories[rec.pair_id]
@@ -156,6 +161,9 @@ def build(entry: OutboxEntry, state: ProgramState) -> Addressed:
                          {**base_context(state.program, who, sent_on, str(entry.kind)), **extras})
     rec = state.pairs[entry.pair_id]
     month = _month(entry, state, rec)
+    template = template_for(str(entry.kind), str(who.role))
+    if entry.kind == Kind.FEEDBACK and entry.period == REMINDER_PERIOD:
+        template = "feedback_reminder"
     context: dict[str, Any] = pair_email_context(
         state.program, rec.pair, who, sent_on, str(entry.kind), month=month,
         goals=state.goals(rec.pair_id), term_ended=state.term_ended(rec, sent_on),
@@ -163,7 +171,7 @@ def build(entry: OutboxEntry, state: ProgramState) -> Addressed:
     if given is not None:
         return Addressed(str(entry.kind), who, context, given)
     context.update(_pair_extras(entry, state, rec, month))
-    return Addressed(template_for(str(entry.kind), str(who.role)), who, context)
+    return Addressed(template, who, context)
 
 
 def sent_text(renderer: Renderer, state: ProgramState, entry: OutboxEntry) -> str:

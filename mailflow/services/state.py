@@ -117,6 +117,7 @@ class ProgramState:
                     state=rec.state if rec.state != PairState.ACTIVE else None,
                     ended_at=rec.state_since.date()
                     if rec.state == PairState.ENDED and rec.state_since else None,
+                    first_seen=rec.first_seen,
                 )
         self._stale.clear()
         return self._histories

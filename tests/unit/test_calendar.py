@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailflow.domain import keys
+from mailflow.domain import keys, schedule
 from mailflow.domain.calendar import PlannedEmail, digests_due, latest_digest_at, plan
 from mailflow.domain.history import WHOLE_PAIR, PairHistory, Pause, build_history
 from mailflow.domain.model import (
@@ -108,9 +108,11 @@ def simulate(
     return records
 
 
-def local_days(records: list[Record], kind: Kind, person: str) -> list[date]:
+def local_days(records: list[Record], kind: Kind, person: str, period: str = "") -> list[date]:
+    """The local days `kind` was due for `person` (only periods starting with `period`)."""
     return sorted(
         r.email.due_at.date() for r in records if r.email.kind == kind and r.email.person == person
+        and r.email.period.startswith(period)
     )
 
 
@@ -157,15 +159,18 @@ def test_a_full_term_plans_each_email_once_on_its_day(
     records = simulate(prog, lambda day: [the_pair], lambda day: {"p1": history})
 
     kinds = Counter(r.email.kind for r in records)
-    assert kinds == {Kind.INTRO: 2, Kind.TOPIC: 14, Kind.CLOSING: 2, Kind.FEEDBACK: 2,
-                     Kind.LIAISON_WELCOME: 1}
+    # feedback: the email and its reminder (nobody in this history ever replies to it)
+    assert kinds == {Kind.INTRO: 2, Kind.TOPIC: 14, Kind.MIDPOINT: 2, Kind.CLOSING: 2,
+                     Kind.FEEDBACK: 4, Kind.LIAISON_WELCOME: 1}
     assert all(r.email.status is OutboxStatus.PENDING for r in records)
     assert_sent_on_time(records)
     for person in (the_pair.mentor, the_pair.mentee):
         assert local_days(records, Kind.INTRO, person.email) == [pair_start or program_start]
         assert local_days(records, Kind.TOPIC, person.email) == topics
+        assert local_days(records, Kind.MIDPOINT, person.email) == [topics[3] + timedelta(days=7)]
         assert local_days(records, Kind.CLOSING, person.email) == [closing]
-        assert local_days(records, Kind.FEEDBACK, person.email) == [feedback]
+        assert local_days(records, Kind.FEEDBACK, person.email) == [
+            feedback, feedback + timedelta(days=14)]
     assert {r.email.role for r in records if r.email.kind is Kind.INTRO} == {Role.MENTOR,
                                                                              Role.MENTEE}
     topic_periods = sorted({r.email.period for r in records if r.email.kind is Kind.TOPIC})
@@ -217,8 +222,9 @@ def test_a_quiet_pair_is_nudged_once_per_spell_then_escalated(
 
     for person in (the_pair.mentor.email, the_pair.mentee.email):
         assert local_days(records, Kind.NUDGE, person) == list(days(START, nudges))
-    assert local_days(records, Kind.ESCALATION, LIAISON) == list(days(START, escalations))
-    alerts = [r.email for r in records if r.email.kind in (Kind.NUDGE, Kind.ESCALATION)]
+    assert local_days(records, Kind.ESCALATION, LIAISON, "quiet-") == list(days(START, escalations))
+    alerts = [r.email for r in records if r.email.kind in (Kind.NUDGE, Kind.ESCALATION)
+              and r.email.period.startswith("quiet-")]
     assert all(a.period == f"quiet-{(a.due_at.date() - timedelta(days=42 if a.kind is Kind.NUDGE else 56)).isoformat()}" for a in alerts)  # noqa: E501
     assert all(a.context["escalation_reason"] == "quiet" for a in alerts
                if a.kind is Kind.ESCALATION)
@@ -308,7 +314,8 @@ def test_a_pause_skips_nudges_and_its_end_restarts_the_quiet_clock(
 
     def statuses(kind: Kind, who: str) -> list[tuple[date, OutboxStatus]]:
         return sorted((r.email.due_at.date(), r.email.status) for r in records
-                      if r.email.kind is kind and r.email.person == who)
+                      if r.email.kind is kind and r.email.person == who
+                      and r.email.period.startswith("quiet-"))
 
     restarted = date(2025, 4, 20)
     expected_nudges = [START + timedelta(days=42), restarted + timedelta(days=42)]
@@ -348,10 +355,11 @@ def test_an_ended_pair_gets_only_its_feedback_on_the_day_it_ended() -> None:
     records = simulate(program(), lambda day: [the_pair],
                        ending_history(PairState.ENDED, ENDED_ON))
     kinds = Counter(r.email.kind for r in records)
-    assert kinds == {Kind.INTRO: 2, Kind.TOPIC: 4, Kind.FEEDBACK: 2, Kind.LIAISON_WELCOME: 1}
+    assert kinds == {Kind.INTRO: 2, Kind.TOPIC: 4, Kind.FEEDBACK: 4, Kind.LIAISON_WELCOME: 1}
     assert local_days(records, Kind.TOPIC, the_pair.mentee.email) == [date(2025, 2, 15),
                                                                       date(2025, 3, 15)]
-    assert local_days(records, Kind.FEEDBACK, the_pair.mentee.email) == [ENDED_ON]
+    assert local_days(records, Kind.FEEDBACK, the_pair.mentee.email) == [
+        ENDED_ON, ENDED_ON + timedelta(days=14)]  # the feedback email and its reminder
     assert_sent_on_time(records)
 
 
@@ -416,6 +424,7 @@ def test_a_horizon_forecasts_what_will_fall_due() -> None:
     forecast = plan(program(), [pair()], {}, set(), now, until=now + timedelta(days=40))
     assert sorted((e.due_at.date(), e.kind) for e in forecast) == [
         (START, Kind.INTRO), (START, Kind.INTRO), (START, Kind.LIAISON_WELCOME),
+        (date(2025, 1, 29), Kind.FIRST_CONTACT), (date(2025, 2, 5), Kind.ESCALATION),
         (date(2025, 2, 15), Kind.TOPIC), (date(2025, 2, 15), Kind.TOPIC),
     ]
     assert not any(e.is_due(now) for e in forecast)
@@ -522,3 +531,174 @@ def test_ten_thousand_pairs_plan_everything_once() -> None:
     assert len(existing) == len(first) > 100_000
     again = plan(program(), pairs, histories, existing, now + timedelta(hours=1))
     assert again == []
+
+
+# --- first contact ------------------------------------------------------------------------------
+
+def reply(day_offset: int, person: str, role: str, kind: EventType) -> Event:
+    return Event(datetime.combine(START + timedelta(days=day_offset), time(12), UTC), "p1",
+                 person, role, kind)
+
+
+FIRST_CONTACT = [
+    # replies (day offset, who, type) -> first_contact day offsets, no_contact day offsets
+    ([], [14], [21]),
+    ([(13, "mentee", EventType.NOTE)], [], []),
+    ([(14, "mentor", EventType.CONTACTED)], [], []),  # known by the day-14 pass
+    ([(15, "mentor", EventType.CONTACTED)], [14], []),
+    ([(20, "mentee", EventType.HELP)], [14], []),
+    ([(21, "mentee", EventType.MET)], [14], []),
+    ([(22, "mentor", EventType.NOTE)], [14], [21]),
+    # not replies: an auto-reply, a bounce, a coordinator's action
+    ([(3, "mentee", EventType.AUTO_REPLY), (4, "mentor", EventType.BOUNCE),
+      (5, "coordinator", EventType.RESUME)], [14], [21]),
+]
+
+
+@pytest.mark.parametrize(("replies", "reminders", "escalations"), FIRST_CONTACT)
+def test_a_pair_nobody_replied_in_reminds_the_mentor_at_day_14_then_tells_the_liaison_at_21(
+    replies: list[tuple[int, str, EventType]], reminders: list[int], escalations: list[int],
+) -> None:
+    the_pair = pair()
+    who = {"mentor": the_pair.mentor.email, "mentee": the_pair.mentee.email,
+           "coordinator": "coord@lib.org"}
+    events = [reply(day, who[role], role, kind) for day, role, kind in replies]
+    records = simulate(program(), lambda day: [the_pair], history_from(events),
+                       last=START + timedelta(days=40))
+    assert local_days(records, Kind.FIRST_CONTACT, the_pair.mentor.email) == list(
+        days(START, reminders))
+    assert local_days(records, Kind.FIRST_CONTACT, the_pair.mentee.email) == []
+    assert local_days(records, Kind.ESCALATION, LIAISON, "no-contact") == list(
+        days(START, escalations))
+    for r in records:
+        if r.email.kind is Kind.ESCALATION:
+            assert r.email.context["escalation_reason"] == "no_contact"
+            assert r.email.key == f"p1/escalation/no-contact/{LIAISON}"
+        if r.email.kind is Kind.FIRST_CONTACT:
+            assert r.email.key == f"p1/first_contact/m1/{the_pair.mentor.email}"
+    assert_sent_on_time(records)
+
+
+def test_first_contact_follows_the_configured_days_and_not_after_a_quiet_escalation() -> None:
+    records = simulate(program(first_contact_days=10), lambda day: [pair()],
+                       last=START + timedelta(days=30))
+    assert local_days(records, Kind.FIRST_CONTACT, pair().mentor.email) == [
+        START + timedelta(days=10)]
+    assert local_days(records, Kind.ESCALATION, LIAISON) == [START + timedelta(days=17)]
+    told = quiet_history(START, quiet_escalated_on=(START + timedelta(days=5),))
+    records = simulate(program(), lambda day: [pair()], told, last=START + timedelta(days=30))
+    assert local_days(records, Kind.FIRST_CONTACT, pair().mentor.email) == [
+        START + timedelta(days=14)]
+    assert local_days(records, Kind.ESCALATION, LIAISON) == []
+
+
+def test_an_ending_pair_gets_no_first_contact_reminder() -> None:
+    ending = PairHistory(state=PairState.ENDING)
+    records = simulate(program(), lambda day: [pair()], lambda day: {"p1": ending},
+                       last=START + timedelta(days=30))
+    assert {r.email.kind for r in records} == {Kind.INTRO, Kind.LIAISON_WELCOME}
+
+
+# --- the midpoint check-in ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("months", "month", "day"), [
+    (6, 4, date(2025, 4, 22)), (9, 5, date(2025, 5, 22)), (12, 7, date(2025, 7, 22))])
+def test_the_midpoint_check_in_is_7_days_into_month_half_plus_one(
+    months: int, month: int, day: date,
+) -> None:
+    the_pair = pair()
+    history = PairHistory(met_dates=monthly_meetings(START))
+    records = simulate(program(months=months), lambda d: [the_pair], lambda d: {"p1": history})
+    for person in (the_pair.mentor.email, the_pair.mentee.email):
+        assert local_days(records, Kind.MIDPOINT, person) == [day]
+    midpoints = [r.email for r in records if r.email.kind is Kind.MIDPOINT]
+    assert {m.period for m in midpoints} == {f"m{month}"}
+    assert {m.role for m in midpoints} == {Role.MENTOR, Role.MENTEE}
+    assert_sent_on_time(records)
+
+
+def test_a_paused_person_has_the_midpoint_skipped() -> None:
+    pause = Pause(pair().mentee.email, date(2025, 5, 1), date(2025, 6, 1))
+    history = PairHistory(met_dates=monthly_meetings(START), pauses=(pause,))
+    records = simulate(program(), lambda d: [pair()], lambda d: {"p1": history})
+    [skipped] = [r.email for r in records if r.email.kind is Kind.MIDPOINT
+                 and r.email.status is OutboxStatus.SKIPPED]
+    assert (skipped.person, skipped.reason) == (pair().mentee.email, "paused until 2025-06-01")
+
+
+# --- the feedback reminder ----------------------------------------------------------------------
+
+FEEDBACK_DAY = date(2025, 10, 15)
+
+
+@pytest.mark.parametrize(("mentor_replied", "mentee_replied", "reminded"), [
+    (None, None, {"mentor", "mentee"}),
+    (0, None, {"mentee"}),  # the mentor answered on the day of the feedback email
+    (13, 14, set()),  # both answered before the reminder's pass
+    (13, 15, {"mentee"}),  # the mentee's answer came after the reminder
+    (-1, -30, {"mentor", "mentee"}),  # replies before the feedback email are no answer
+])
+def test_the_feedback_reminder_goes_14_days_later_to_those_who_did_not_answer(
+    mentor_replied: int | None, mentee_replied: int | None, reminded: set[str],
+) -> None:
+    the_pair = pair()
+    events = [Event(datetime.combine(START + timedelta(days=d), time(12), UTC), "p1",
+                    MENTOR, "mentor", EventType.MET) for d in range(0, 260, 30)]
+    for offset, person in ((mentor_replied, the_pair.mentor), (mentee_replied, the_pair.mentee)):
+        if offset is not None:
+            at = datetime.combine(FEEDBACK_DAY + timedelta(days=offset), time(12), UTC)
+            events.append(Event(at, "p1", person.email, str(person.role), EventType.FEEDBACK))
+    records = simulate(program(), lambda d: [the_pair], history_from(events))
+    reminders = [r.email for r in records
+                 if r.email.kind is Kind.FEEDBACK and r.email.period == "reminder"]
+    assert {str(r.role) for r in reminders} == reminded
+    assert all(r.due_at.date() == FEEDBACK_DAY + timedelta(days=14) for r in reminders)
+    assert all(r.key == f"p1/feedback/reminder/{r.person}" for r in reminders)
+
+
+# --- joining mid-term ---------------------------------------------------------------------------
+
+JOINED = date(2025, 4, 25)  # month 4 of the term that began on 15 January
+INTRO_DUE = datetime(2025, 1, 15, 9, tzinfo=ZoneInfo(LONDON))
+
+
+@pytest.mark.parametrize(("first_seen", "joins"), [
+    (INTRO_DUE + timedelta(days=7), False),  # its intro is still sent (catch-up)
+    (INTRO_DUE + timedelta(days=7, seconds=1), True),  # its intro would be skipped
+    (datetime(2025, 4, 25, 10, tzinfo=UTC), True)])
+def test_a_pair_first_imported_more_than_catch_up_days_late_joins_mid_term(
+    first_seen: datetime, joins: bool,
+) -> None:
+    history = PairHistory(met_dates=(START,), first_seen=first_seen)
+    planned = plan(program(), [pair()], {"p1": history}, set(), first_seen)
+    intros = [p for p in planned if p.kind is Kind.INTRO]
+    assert len(intros) == 2 and all(p.status is OutboxStatus.PENDING for p in intros)
+    assert all(p.context.get("joining", False) is joins for p in intros)
+    assert (schedule.joined_on(program(), START, first_seen) is not None) is joins
+
+
+def test_a_pair_joining_in_month_4_gets_one_intro_the_later_topics_and_a_fresh_quiet_clock(
+) -> None:
+    the_pair = pair()
+    seen = datetime.combine(JOINED, time(8), UTC)
+    history = PairHistory(first_seen=seen)  # never meets, never replies
+    records = simulate(program(), lambda day: [the_pair] if day >= JOINED else [],
+                       lambda day: {"p1": history}, first=JOINED)
+    intros = [r.email for r in records if r.email.kind is Kind.INTRO]
+    assert {i.due_at.date() for i in intros} == {JOINED}
+    assert {i.status for i in intros} == {OutboxStatus.PENDING}
+    assert all(i.context == {"joining": True, "joined_month": 4} for i in intros)
+    mentee = the_pair.mentee.email
+    assert local_days(records, Kind.TOPIC, mentee) == [date(2025, m, 15) for m in range(5, 9)]
+    assert local_days(records, Kind.MIDPOINT, mentee) == [date(2025, 5, 22)]
+    assert local_days(records, Kind.FIRST_CONTACT, the_pair.mentor.email) == []
+    assert local_days(records, Kind.NUDGE, mentee) == [JOINED + timedelta(days=42)]
+    assert local_days(records, Kind.ESCALATION, LIAISON) == [JOINED + timedelta(days=56)]
+    assert not [r for r in records if r.email.status is OutboxStatus.SKIPPED]
+
+
+@pytest.mark.parametrize(("day", "month"), [
+    (START, 1), (date(2025, 2, 14), 1), (date(2025, 2, 15), 2), (JOINED, 4),
+    (date(2025, 10, 14), 9), (date(2026, 3, 1), 9)])
+def test_the_month_of_a_day(day: date, month: int) -> None:
+    assert schedule.month_of(START, 9, day) == month

@@ -26,7 +26,7 @@ _PUNCT_THEN_SPACE_RE = re.compile(r"\s*[.:;,!?\-–—=>)]+(?:\s|$)")
 # the emails whose recipients (mentor and mentee) can use the participants' keywords
 # (first_contact and midpoint are SPEC section 2's reminder and mid-term check-in)
 PARTICIPANT_KINDS = frozenset({Kind.INTRO, Kind.TOPIC, Kind.NUDGE, Kind.CLOSING, Kind.ACK,
-                               "first_contact", "midpoint"})
+                               Kind.FIRST_CONTACT, Kind.MIDPOINT})
 PARTICIPANT_ROLES = frozenset({Role.MENTOR, Role.MENTEE})
 
 
