@@ -83,6 +83,11 @@ def joining_month(program: Program, pair: Pair, first_seen: datetime) -> int | N
     return None if joined is None else month_of(start, program.months, joined)
 
 
+def quiet_from(program: Program, start: date, history: PairHistory) -> date:
+    """The day a pair's quiet clock first counts from: its start, or the day it joined."""
+    return joined_on(program, start, history.first_seen) or start
+
+
 def _feedback(day: date) -> list[Due]:
     return [Due(Kind.FEEDBACK, FEEDBACK_PERIOD, day),
             Due(Kind.FEEDBACK, REMINDER_PERIOD, day + FEEDBACK_REMINDER_AFTER)]

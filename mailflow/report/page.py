@@ -31,6 +31,7 @@ REASONS: dict[str, str] = {
     EscalationReason.END_REQUEST: "Asked to end the match",
     EscalationReason.BOUNCE: "Email bounced",
     EscalationReason.QUIET: "Quiet too long",
+    EscalationReason.NO_CONTACT: "No first contact",
 }
 ROLES: dict[str, str] = {Role.MENTOR: "Mentor", Role.MENTEE: "Mentee", Role.LIAISON: "Liaison",
          Role.COORDINATOR: "Coordinator"}

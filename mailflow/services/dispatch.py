@@ -34,6 +34,7 @@ from mailflow.render.engine import Renderer
 from mailflow.render.mime import OutgoingMessage
 from mailflow.repository import Repository
 from mailflow.services import drafting as context
+from mailflow.services.attention import decide_digests
 from mailflow.services.composer import Composed, Composer, Draft, Message, Pending
 from mailflow.services.state import ProgramState
 from mailflow.services.workers import WorkerPool
@@ -125,7 +126,8 @@ class Dispatcher:
         liaisons = {r.pair.liaison.email: r.pair.liaison for r in running}
         if not running:
             return []
-        return digests_due(self.program, liaisons.values(), now, repo.outbox_keys())
+        due = digests_due(self.program, liaisons.values(), now, repo.outbox_keys())
+        return decide_digests(state, due)
 
     def hold_bouncing(self, repo: Repository, state: ProgramState,
                       entries: list[OutboxEntry], report: SendReport) -> list[OutboxEntry]:

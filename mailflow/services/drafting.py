@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from mailflow.domain.keys import NO_PAIR
 from mailflow.domain.model import Kind, OutboxEntry, Person, Role
+from mailflow.domain.schedule import REMINDER_PERIOD, quiet_from
 from mailflow.errors import TemplateError
-from mailflow.domain.schedule import REMINDER_PERIOD
 from mailflow.render.context import (
     Context,
     base_context,
@@ -73,6 +73,13 @@ def _month(entry: OutboxEntry, state: ProgramState, rec: PairRecord) -> int:
     return state.month_of(rec, local_day)
 
 
+def _quiet_anchor(state: ProgramState, rec: PairRecord) -> date:
+    """The later of the pair's last MET and its start (or the day it joined mid-term)."""
+    history = state.histories[rec.pair_id]
+    start = quiet_from(state.program, rec.pair.start_date(state.program), history)
+    return max([start, *history.met_dates])
+
+
 def _topic(state: ProgramState, month: int) -> Context | None:
     topic = state.program.topic_for(month)
     return None if topic is None else {"month": month, "title": topic.title, "body": topic.body}
@@ -86,8 +93,7 @@ def _pair_extras(entry: OutboxEntry, state: ProgramState, rec: PairRecord,
     if kind in (Kind.TOPIC, Kind.CLOSING):
         return {"topic": _topic(state, month)}
     if kind == Kind.NUDGE:
-        history = state.histories[rec.pair_id]
-        anchor = max([rec.pair.start_date(state.program), *history.met_dates])
+        anchor = _quiet_anchor(state, rec)
         return {"quiet_days": (entry.due_at.date() - anchor).days,
                 "last_met": state.last_met(rec.pair_id)}
     if kind == Kind.ACK:
@@ -107,7 +113,7 @@ def _escalation_extras(entry: OutboxEntry, state: ProgramState, rec: PairRecord)
     reporter = rec.pair.person(reporter_email) if reporter_email else None
     quiet_days = None
     if str(esc.reason) == "quiet":
-        anchor = max([rec.pair.start_date(state.program), *state.histories[rec.pair_id].met_dates])
+        anchor = _quiet_anchor(state, rec)
         quiet_days = (entry.due_at.date() - anchor).days
     return {
         "escalation": {"id": esc.id, "reason": str(esc.reason), "text": esc.text,

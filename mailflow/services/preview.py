@@ -18,7 +18,10 @@ _KIND_OF = {"intro_mentor": (Kind.INTRO, Role.MENTOR), "intro_mentee": (Kind.INT
             "closing_mentor": (Kind.CLOSING, Role.MENTOR),
             "closing_mentee": (Kind.CLOSING, Role.MENTEE), "letter": (Kind.LETTER, Role.MENTOR),
             "topic": (Kind.TOPIC, Role.MENTEE), "nudge": (Kind.NUDGE, Role.MENTEE),
-            "feedback": (Kind.FEEDBACK, Role.MENTEE)}
+            "feedback": (Kind.FEEDBACK, Role.MENTEE),
+            "feedback_reminder": (Kind.FEEDBACK, Role.MENTEE),
+            "first_contact": (Kind.FIRST_CONTACT, Role.MENTOR),
+            "midpoint": (Kind.MIDPOINT, Role.MENTEE)}
 
 
 def pair_templates() -> tuple[str, ...]:

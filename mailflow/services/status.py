@@ -9,7 +9,7 @@ from typing import Any
 from mailflow.config import Settings
 from mailflow.domain.history import PairHistory
 from mailflow.domain.model import PairState, Program
-from mailflow.domain.schedule import term_end
+from mailflow.domain.schedule import quiet_from, term_end
 from mailflow.repository import PairRecord, Repository
 from mailflow.services.state import ProgramState
 
@@ -29,7 +29,7 @@ def pair_state(rec: PairRecord, history: PairHistory, program: Program, today: d
 
 
 def quiet_days(rec: PairRecord, history: PairHistory, program: Program, today: date) -> int:
-    anchor = max([rec.pair.start_date(program), *history.met_dates])
+    anchor = max([quiet_from(program, rec.pair.start_date(program), history), *history.met_dates])
     return max(0, (today - anchor).days)
 
 

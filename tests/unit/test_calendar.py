@@ -23,6 +23,7 @@ from mailflow.domain.model import (
     Event,
     EventType,
     Kind,
+    OutboxEntry,
     OutboxStatus,
     Pair,
     PairState,
@@ -31,6 +32,9 @@ from mailflow.domain.model import (
     Role,
 )
 from mailflow.domain.schedule import add_months
+from mailflow.repository import PairRecord
+from mailflow.services.attention import decide_digests
+from mailflow.services.state import ProgramState
 
 START = date(2025, 1, 15)
 LONDON = "Europe/London"
@@ -702,3 +706,96 @@ def test_a_pair_joining_in_month_4_gets_one_intro_the_later_topics_and_a_fresh_q
     (date(2025, 10, 14), 9), (date(2026, 3, 1), 9)])
 def test_the_month_of_a_day(day: date, month: int) -> None:
     assert schedule.month_of(START, 9, day) == month
+
+
+# --- digest_when --------------------------------------------------------------------------------
+
+WELCOMED = datetime.combine(START, time(9), ZoneInfo(LONDON))
+
+
+def digest_state(prog: Program, events: Sequence[Event] = (),
+                 escalations: Sequence[Escalation] = (), welcomed: bool = True,
+                 ) -> ProgramState:
+    the_pair = pair()
+    history = build_history(events, timezone=LONDON)
+    outbox = []
+    if welcomed:
+        key = keys.outbox_key("-", Kind.LIAISON_WELCOME, START.isoformat(), LIAISON)
+        outbox.append(OutboxEntry(key, "-", LIAISON, "liaison", Kind.LIAISON_WELCOME,
+                                  START.isoformat(), WELCOMED, "<w@x>", OutboxStatus.SENT))
+    return ProgramState(prog, WELCOMED, {"p1": PairRecord(the_pair)}, {"p1": list(events)},
+                        list(escalations), {"p1": history}, outbox, [])
+
+
+def weekly_digests(state: ProgramState, last: date) -> dict[tuple[str, date], str]:
+    """Each Monday's digest for the liaison and the coordinator: "sent" or the skip reason.
+    Each day's pass knows the events and escalations (and resolutions) up to then."""
+    got: dict[tuple[str, date], str] = {}
+    events, escalations = state.events_by_pair["p1"], state.escalations
+    day = START
+    while day <= last:
+        now = datetime.combine(day, TICK, UTC)
+        state.events_by_pair["p1"] = [e for e in events if e.time <= now]
+        state.escalations = [replace(e, resolved_at=e.resolved_at if e.resolved_at and
+                                     e.resolved_at <= now else None)
+                             for e in escalations if e.opened_at <= now]
+        due = digests_due(state.program, [pair().liaison], now,
+                          {e.key for e in state.outbox})
+        for d in decide_digests(state, due):
+            entry = d.to_outbox_entry("lib.org")
+            if d.status is OutboxStatus.PENDING:
+                entry = replace(entry, status=OutboxStatus.SENT)
+            state.outbox.append(entry)
+            got[(d.person, d.due_at.date())] = d.reason or "sent"
+        day += timedelta(days=1)
+    return got
+
+
+def sent_on(got: dict[tuple[str, date], str], person: str) -> list[date]:
+    return sorted(day for (who, day), reason in got.items() if who == person and reason == "sent")
+
+
+MONDAYS = [date(2025, 1, 20) + timedelta(weeks=n) for n in range(8)]  # to 10 March
+
+
+def test_digest_when_always_sends_every_week_once_the_first_month_has_ended() -> None:
+    got = weekly_digests(digest_state(program(digest_always=True)), MONDAYS[-1])
+    assert sent_on(got, LIAISON) == [d for d in MONDAYS if d >= date(2025, 2, 15)]
+    assert sent_on(got, "coord@lib.org") == MONDAYS
+    assert got[(LIAISON, MONDAYS[0])] == (
+        "nothing needs attention before the first month of the liaison's pairs ends")
+
+
+def test_digest_when_attention_sends_nothing_to_a_program_where_nothing_happens() -> None:
+    got = weekly_digests(digest_state(program()), MONDAYS[-1])
+    assert sent_on(got, LIAISON) == sent_on(got, "coord@lib.org") == []
+    assert set(got) == {(who, day) for who in (LIAISON, "coord@lib.org") for day in MONDAYS}
+    assert got[(LIAISON, MONDAYS[-1])] == got[("coord@lib.org", MONDAYS[-1])] == (
+        "nothing new since the last digest and nothing open (digest_when = attention)")
+
+
+def test_digest_when_attention_sends_once_per_news_and_while_an_escalation_is_open() -> None:
+    bounce = Event(datetime(2025, 2, 19, 12, tzinfo=UTC), "p1", pair().mentee.email, "mentee",
+                   EventType.BOUNCE)
+    ending = Event(datetime(2025, 3, 5, 12, tzinfo=UTC), "p1", pair().mentee.email, "mentee",
+                   EventType.END_REQUEST)
+    helped = Escalation("e1", "p1", LIAISON, EscalationReason.HELP, "",
+                        datetime(2025, 1, 22, 12, tzinfo=UTC),
+                        resolved_at=datetime(2025, 2, 5, 12, tzinfo=UTC))
+    got = weekly_digests(digest_state(program(), [bounce, ending], [helped]), MONDAYS[-1])
+    # open on 27 Jan and 3 Feb (even in the liaison's first month, which runs to 15 Feb);
+    # resolved on 5 Feb: news on 10 Feb for the coordinator, on 17 Feb for the liaison;
+    # the bounce on 24 Feb; the end request on 10 March; nothing new on 3 March
+    assert sent_on(got, LIAISON) == [date(2025, 1, 27), date(2025, 2, 3), date(2025, 2, 17),
+                                     date(2025, 2, 24), date(2025, 3, 10)]
+    assert sent_on(got, "coord@lib.org") == [date(2025, 1, 27), date(2025, 2, 3),
+                                             date(2025, 2, 10), date(2025, 2, 24),
+                                             date(2025, 3, 10)]
+
+
+def test_no_digest_reaches_a_liaison_before_their_welcome() -> None:
+    helped = Escalation("e1", "p1", LIAISON, EscalationReason.HELP, "",
+                        datetime(2025, 1, 16, 12, tzinfo=UTC))
+    got = weekly_digests(digest_state(program(), [], [helped], welcomed=False), MONDAYS[1])
+    assert got[(LIAISON, MONDAYS[0])] == "the liaison's welcome has not gone out yet"
+    assert sent_on(got, "coord@lib.org") == MONDAYS[:2]

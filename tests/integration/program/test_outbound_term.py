@@ -76,10 +76,16 @@ def test_a_whole_term_delivers_each_email_once_on_its_day(
     by: dict[tuple[str, str], list[EmailMessage]] = defaultdict(list)
     for m in messages:
         by[(str(m.get("X-Mailflow-Pair", "-")), str(m["X-Mailflow-Kind"]))].append(m)
+    # feedback: the email, and a reminder 14 days later to whoever had not replied since
+    # (Ann's MET on 1 November answered it; B's reminders fall on 18 October, before
+    # Bob's next MET; C's would fall after the run ends)
+    feedbacks = {"A": 3, "B": 4, "C": 2}
     for pair in ("A", "B", "C"):
-        counts = {kind: len(by[(pair, kind)]) for kind in ("intro", "topic", "closing",
-                                                           "feedback")}
-        assert counts == {"intro": 2, "topic": 14, "closing": 2, "feedback": 2}, pair
+        counts = {kind: len(by[(pair, kind)]) for kind in ("intro", "topic", "midpoint",
+                                                           "closing", "feedback")}
+        assert counts == {"intro": 2, "topic": 14, "midpoint": 2, "closing": 2,
+                          "feedback": feedbacks[pair]}, pair
+    assert {_sent_day(m) for m in by[("B", "midpoint")]} == {date(2027, 5, 11)}
     welcomes = Counter(str(m["To"]) for m in by[("-", "liaison_welcome")])
     assert sorted(welcomes.values()) == [1, 1] and len(welcomes) == 2
 
@@ -89,7 +95,11 @@ def test_a_whole_term_delivers_each_email_once_on_its_day(
                             date(2027, 5, 31), date(2027, 6, 30), date(2027, 7, 31),
                             date(2027, 8, 31)]
     assert {_sent_day(m) for m in by[("A", "closing")]} == {date(2027, 9, 30)}
-    assert {_sent_day(m) for m in by[("A", "feedback")]} == {date(2027, 10, 31)}
+    assert sorted(_sent_day(m) for m in by[("A", "feedback")]) == [
+        date(2027, 10, 31), date(2027, 10, 31), date(2027, 11, 14)]
+    [reminder] = [m for m in by[("A", "feedback")] if _sent_day(m) == date(2027, 11, 14)]
+    assert str(reminder["To"]) == "Zoë Ñúñez <zoe@lib.example>"
+    assert str(reminder["Subject"]).startswith("A reminder: your feedback")
     assert {_sent_day(m) for m in by[("B", "intro")]} == {PROGRAM_START}
     # B's mentee's mail is due at 09:00 Auckland time: the afternoon before, in Chicago
     with program.app().repository(readonly=True) as repo:
@@ -106,12 +116,23 @@ def test_a_whole_term_delivers_each_email_once_on_its_day(
     assert sorted(str(m["To"]) for m in by[("C", "nudge")]) == [
         "Cat Mentor <cat@lib.example>", "Cy Mentee <cy@lib.example>"]
     assert {_sent_day(m) for m in by[("C", "nudge")]} == {c_start + timedelta(days=42)}
-    escalations = by[("C", "escalation")]
-    assert [str(m["To"]) for m in escalations] == ["Lee Two <l2@lib.example>"]
-    assert _sent_day(escalations[0]) == c_start + timedelta(days=56)
+    escalations = sorted(by[("C", "escalation")], key=_sent_day)
+    assert [str(m["To"]) for m in escalations] == ["Lee Two <l2@lib.example>"] * 2
+    assert [_sent_day(m) for m in escalations] == [c_start + timedelta(days=21),
+                                                   c_start + timedelta(days=56)]
+    assert "No first contact yet" in str(escalations[0]["Subject"])
+    # first contact: nobody in B or C had replied 14 days in (B's first MET came on
+    # 1 February), so their mentors were reminded and their liaisons told 7 days later;
+    # A's MET on 1 February came before its day 14
+    assert by[("A", "first_contact")] == []
+    assert [(str(m["To"]), _sent_day(m)) for m in by[("B", "first_contact")]] == [
+        ("Bob Mentor <bob@lib.example>", PROGRAM_START + timedelta(days=14))]
+    assert [_sent_day(m) for m in by[("C", "first_contact")]] == [c_start + timedelta(days=14)]
+    assert [_sent_day(m) for m in by[("B", "escalation")]] == [
+        PROGRAM_START + timedelta(days=21)]
     assert set(by) <= {(p, k) for p in "ABC" for k in
-                       ("intro", "topic", "closing", "feedback", "nudge", "escalation")} | {
-        ("-", "liaison_welcome")}
+                       ("intro", "topic", "midpoint", "closing", "feedback", "nudge",
+                        "escalation", "first_contact")} | {("-", "liaison_welcome")}
 
     for m in messages:
         assert m.get_content_type() == "multipart/alternative"

@@ -119,9 +119,12 @@ def test_run_survives_two_sigkills_and_delivers_and_processes_everything_once(
     ids = Counter(str(m["Message-ID"]) for m in delivered)
     kinds = Counter((str(m.get("X-Mailflow-Pair", "-")), str(m["X-Mailflow-Kind"]))
                     for m in {str(m["Message-ID"]): m for m in delivered}.values())
+    # feedback: both emails, and a reminder to each who had not replied since (Zoë had)
+    feedbacks = {"A": 3, "B": 4, "C": 4}
     for pair in "ABC":
         assert kinds[(pair, "intro")] == 2 and kinds[(pair, "topic")] == 14
-        assert kinds[(pair, "closing")] == 2 and kinds[(pair, "feedback")] == 2
+        assert kinds[(pair, "closing")] == 2 and kinds[(pair, "feedback")] == feedbacks[pair]
+        assert kinds[(pair, "midpoint")] == 2
     assert kinds[("-", "liaison_welcome")] == 2
     # a kill between the server's acceptance and the store's write may resend a message,
     # always under its own Message-ID; anything else is a double send

@@ -1,0 +1,142 @@
+"""Which of the digests due now are worth sending (SPEC 2 `digest_when`, SPEC 10).
+
+A digest goes to a liaison only once their `liaison_welcome` has gone out, and
+not before the first month of their earliest pair has ended unless something
+needs them. Then, with `[schedule].digest_when = "attention"` (the default), a
+liaison or coordinator gets it only when something is new since their last
+digest, or still needs them:
+
+- new: an escalation opened or resolved, a pair gone quiet (a nudge went out),
+  a low rating (1 or 2), a bounce, an end request;
+- still needs them: an open escalation; for coordinators also failed emails
+  and quarantined replies waiting.
+
+With `"always"` every digest due is sent once those two rules allow it. A
+liaison's pairs are the pairs in their care; a coordinator's are all pairs. A
+digest not sent is recorded `skipped` with the reason (decided once, at its
+occurrence), so the outbox export says why nobody heard that week.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime
+
+from mailflow.domain.calendar import PlannedEmail
+from mailflow.domain.model import Event, EventType, Kind, OutboxStatus, Role
+from mailflow.domain.schedule import month_start, quiet_from
+from mailflow.services.state import ProgramState
+
+NEWS_EVENTS = frozenset({EventType.BOUNCE, EventType.END_REQUEST})
+LOW_RATING = 2
+
+
+def _low_rating(event: Event) -> bool:
+    """A `rating` event (SPEC 3 `RATING n`) of 1 or 2."""
+    if str(event.type) != "rating":
+        return False
+    value = str(getattr(event, "value", "") or "").strip()
+    return value.isdigit() and int(value) <= LOW_RATING
+
+
+def _news_event(event: Event) -> bool:
+    return event.type in NEWS_EVENTS or _low_rating(event)
+
+
+class Attention:
+    """One pass's view: what is new or open for each digest recipient."""
+
+    def __init__(self, state: ProgramState) -> None:
+        self.state = state
+        self.last_digest: dict[str, datetime] = {}
+        self.welcomed: dict[str, datetime] = {}
+        self.nudged: dict[str, list[datetime]] = defaultdict(list)
+        for entry in state.outbox:
+            if entry.kind == Kind.DIGEST and entry.status == OutboxStatus.SENT:
+                previous = self.last_digest.get(entry.person)
+                if previous is None or entry.due_at > previous:
+                    self.last_digest[entry.person] = entry.due_at
+            elif entry.kind == Kind.LIAISON_WELCOME and entry.status in (
+                    OutboxStatus.SENT, OutboxStatus.SKIPPED):
+                self.welcomed[entry.person] = entry.due_at
+            elif entry.kind == Kind.NUDGE:
+                self.nudged[entry.pair_id].append(entry.due_at)
+        self.by_liaison: dict[str, list[str]] = defaultdict(list)
+        for pair_id, rec in state.pairs.items():
+            self.by_liaison[rec.pair.liaison.email].append(pair_id)
+
+    def skip_reason(self, planned: PlannedEmail) -> str:
+        """Why this digest is not sent (see the module's docstring); "" to send it."""
+        liaison = planned.role == Role.LIAISON
+        pair_ids = self.by_liaison[planned.person] if liaison else list(self.state.pairs)
+        if liaison and not self.welcomed_by(planned):
+            return "the liaison's welcome has not gone out yet"
+        if self.needs_attention(planned, pair_ids):
+            return ""
+        if liaison and not self.first_month_over(planned, pair_ids):
+            return "nothing needs attention before the first month of the liaison's pairs ends"
+        if self.state.program.digest_always or self.has_news(planned, pair_ids):
+            return ""
+        return "nothing new since the last digest and nothing open (digest_when = attention)"
+
+    def welcomed_by(self, planned: PlannedEmail) -> bool:
+        welcomed = self.welcomed.get(planned.person)
+        return welcomed is not None and welcomed <= planned.due_at
+
+    def first_month_over(self, planned: PlannedEmail, pair_ids: list[str]) -> bool:
+        program = self.state.program
+        ends = []
+        for pair_id in pair_ids:
+            rec = self.state.pairs[pair_id]
+            start = quiet_from(program, rec.pair.start_date(program),
+                               self.state.histories[pair_id])
+            ends.append(month_start(start, 2))
+        return bool(ends) and min(ends) <= planned.due_at.date()
+
+    def needs_attention(self, planned: PlannedEmail, pair_ids: list[str]) -> bool:
+        """Something open, known by the digest's time, that needs this person."""
+        until = planned.due_at
+        scope = set(pair_ids)
+        if any(esc.pair_id in scope and esc.opened_at <= until
+               and (esc.resolved_at is None or esc.resolved_at > until)
+               for esc in self.state.escalations):
+            return True
+        if planned.role != Role.COORDINATOR:
+            return False
+        return any(e.status == OutboxStatus.FAILED and e.due_at <= until
+                   for e in self.state.outbox) or any(
+            str(r.get("at") or "") <= until.isoformat() for r in self.state.quarantined)
+
+    def has_news(self, planned: PlannedEmail, pair_ids: list[str]) -> bool:
+        """Something new since this person's last digest (ever, before their first)."""
+        since = self.last_digest.get(planned.person)
+        until = planned.due_at
+
+        def new(moment: datetime | None) -> bool:
+            return moment is not None and (since is None or moment > since) and moment <= until
+
+        scope = set(pair_ids)
+        if any(esc.pair_id in scope and (new(esc.opened_at) or new(esc.resolved_at))
+               for esc in self.state.escalations):
+            return True
+        for pair_id in pair_ids:
+            if any(new(day) for day in self.nudged.get(pair_id, ())):
+                return True  # a pair gone quiet
+            if any(_news_event(e) and new(e.time)
+                   for e in self.state.events_by_pair.get(pair_id, ())):
+                return True
+        return False
+
+
+def decide_digests(state: ProgramState, planned: list[PlannedEmail]) -> list[PlannedEmail]:
+    """The digests due, each either pending or skipped with the reason it is not sent."""
+    if not planned:
+        return []
+    attention = Attention(state)
+    decided = []
+    for item in planned:
+        reason = attention.skip_reason(item)
+        decided.append(replace(item, status=OutboxStatus.SKIPPED, reason=reason)
+                       if reason else item)
+    return decided
