@@ -110,8 +110,9 @@ def participant_schedule(program: Program, start: date, history: PairHistory) ->
         Due(Kind.MIDPOINT, f"m{midpoint_month(months)}", midpoint),
         Due(Kind.CLOSING, f"m{months}", month_start(start, months)),
     ]
-    if joined is not None:
-        dues = [due for due in dues if due.day >= joined]
+    if joined is not None:  # the intro carries the month it joins in (and its topic)
+        dues = [due for due in dues
+                if due.day > joined or (due.day == joined and due.kind != Kind.TOPIC)]
     return [Due(Kind.INTRO, "m1", joined or start), *dues, *_feedback(end)]
 
 

@@ -178,7 +178,8 @@ def _rows() -> list[Context]:
         {"pair_id": "P12", "mentor": person_context(OTHER.mentor),
          "mentee": person_context(OTHER.mentee), "liaison": person_context(LIAISON),
          "state": "active", "last_met": date(2026, 11, 20), "quiet_days": 11,
-         "open_escalations": [], "bounces": [], "paused": [], "goals_count": 0,
+         "open_escalations": [{"reason": "no_contact", "text": "", "opened_at": OPENED}],
+         "bounces": [], "paused": [], "goals_count": 0,
          "goals_reached": 0, "notes": [], "low_ratings": []},
     ]
 

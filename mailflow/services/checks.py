@@ -104,6 +104,6 @@ def _check_joining(app: App, pairs: list[Pair], report: CheckReport) -> None:
             verb = "joined" if pair.pair_id in known else "joins"
             report.notes.append(
                 f"roster: {pair.pair_id} {verb} mid-term, in month {month} of {months} "
-                f"(its start, {pair.start_date(program)}, is more than "
-                f"{program.catch_up_days} days before it was first imported): one intro "
+                f"(it started on {pair.start_date(program)}, more than "
+                f"{program.catch_up_days} days before mailflow first knew it): one intro "
                 "that says so, no earlier topics")

@@ -33,7 +33,7 @@ ROWS = [
 ]
 SPEED = 300_000.0  # a 9-month term in about 90 seconds
 BEGIN = datetime(2027, 1, 3, 0, 0, tzinfo=CHICAGO)
-END = datetime(2027, 10, 20, 0, 0, tzinfo=CHICAGO)
+END = datetime(2027, 10, 26, 0, 0, tzinfo=CHICAGO)  # a week past the feedback reminders
 HELP_TEXT = "we keep cancelling, could you call us"
 
 
