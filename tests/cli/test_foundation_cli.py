@@ -131,16 +131,18 @@ def test_a_spreadsheet_bom_and_accents_import_and_reimport_updates(
     mailflow: Run, program: Path
 ) -> None:
     (program / "roster.csv").write_bytes(("\ufeff" + ROSTER_HEADER + GOOD_ROW).encode("utf-8"))
-    result = mailflow("roster", "import", "roster.csv")
+    # imported when the term began (imported later, the pairs would join mid-term, SPEC 2)
+    when = ("--now", "2026-09-01T12:00")
+    result = mailflow(*when, "roster", "import", "roster.csv")
     assert result.returncode == 0, result.stderr
     assert "1 added" in result.stdout
     changed = GOOD_ROW.replace("Ann Lee", "Ann Lee-Park")
     other = "P2,Bob,bob@example.org,Cy,cy@example.org,Lia,lia@example.org,\n"
     (program / "roster.csv").write_text(ROSTER_HEADER + other)
-    result = mailflow("roster", "import", "roster.csv")
+    result = mailflow(*when, "roster", "import", "roster.csv")
     assert "1 added" in result.stdout and "P1" in result.stdout  # P1 kept and reported
     (program / "roster.csv").write_text(ROSTER_HEADER + changed + other)
-    result = mailflow("roster", "import", "roster.csv")
+    result = mailflow(*when, "roster", "import", "roster.csv")
     assert "1 updated" in result.stdout and "1 unchanged" in result.stdout
     status = json.loads(mailflow("--now", "2026-09-15T12:00", "status", "--json").stdout)
     assert [p["pair_id"] for p in status["pairs"]] == ["P1", "P2"]

@@ -716,36 +716,35 @@ WELCOMED = datetime.combine(START, time(9), ZoneInfo(LONDON))
 def digest_state(prog: Program, events: Sequence[Event] = (),
                  escalations: Sequence[Escalation] = (), welcomed: bool = True,
                  ) -> ProgramState:
-    the_pair = pair()
-    history = build_history(events, timezone=LONDON)
     outbox = []
     if welcomed:
         key = keys.outbox_key("-", Kind.LIAISON_WELCOME, START.isoformat(), LIAISON)
         outbox.append(OutboxEntry(key, "-", LIAISON, "liaison", Kind.LIAISON_WELCOME,
                                   START.isoformat(), WELCOMED, "<w@x>", OutboxStatus.SENT))
-    return ProgramState(prog, WELCOMED, {"p1": PairRecord(the_pair)}, {"p1": list(events)},
-                        list(escalations), {"p1": history}, outbox, [])
+    return ProgramState(prog, WELCOMED, {"p1": PairRecord(pair())}, {"p1": list(events)},
+                        list(escalations), outbox, [])
 
 
 def weekly_digests(state: ProgramState, last: date) -> dict[tuple[str, date], str]:
     """Each Monday's digest for the liaison and the coordinator: "sent" or the skip reason.
     Each day's pass knows the events and escalations (and resolutions) up to then."""
     got: dict[tuple[str, date], str] = {}
-    events, escalations = state.events_by_pair["p1"], state.escalations
+    events, escalations = state.events_by_pair["p1"], list(state.escalations)
+    outbox = list(state.outbox)
     day = START
     while day <= last:
         now = datetime.combine(day, TICK, UTC)
-        state.events_by_pair["p1"] = [e for e in events if e.time <= now]
-        state.escalations = [replace(e, resolved_at=e.resolved_at if e.resolved_at and
-                                     e.resolved_at <= now else None)
-                             for e in escalations if e.opened_at <= now]
-        due = digests_due(state.program, [pair().liaison], now,
-                          {e.key for e in state.outbox})
-        for d in decide_digests(state, due):
+        known = [replace(e, resolved_at=e.resolved_at if e.resolved_at and
+                         e.resolved_at <= now else None)
+                 for e in escalations if e.opened_at <= now]
+        today = ProgramState(state.program, now, state.pairs,
+                             {"p1": [e for e in events if e.time <= now]}, known, outbox, [])
+        due = digests_due(state.program, [pair().liaison], now, {e.key for e in outbox})
+        for d in decide_digests(today, due):
             entry = d.to_outbox_entry("lib.org")
             if d.status is OutboxStatus.PENDING:
                 entry = replace(entry, status=OutboxStatus.SENT)
-            state.outbox.append(entry)
+            outbox.append(entry)
             got[(d.person, d.due_at.date())] = d.reason or "sent"
         day += timedelta(days=1)
     return got
