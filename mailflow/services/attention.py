@@ -24,20 +24,18 @@ from dataclasses import replace
 from datetime import datetime
 
 from mailflow.domain.calendar import PlannedEmail
+from mailflow.domain.ledger import LOW_RATING, in_force
 from mailflow.domain.model import Event, EventType, Kind, OutboxStatus, Role
 from mailflow.domain.schedule import month_start, quiet_from
 from mailflow.services.state import ProgramState
 
 NEWS_EVENTS = frozenset({EventType.BOUNCE, EventType.END_REQUEST})
-LOW_RATING = 2
 
 
 def _low_rating(event: Event) -> bool:
-    """A `rating` event (SPEC 3 `RATING n`) of 1 or 2."""
-    if str(event.type) != "rating":
-        return False
-    value = str(getattr(event, "value", "") or "").strip()
-    return value.isdigit() and int(value) <= LOW_RATING
+    """A `RATING n` (SPEC 3) of 1 or 2."""
+    value = event.value.strip()
+    return event.type == EventType.RATING and value.isdigit() and int(value) <= LOW_RATING
 
 
 def _news_event(event: Event) -> bool:
@@ -124,7 +122,7 @@ class Attention:
             if any(new(day) for day in self.nudged.get(pair_id, ())):
                 return True  # a pair gone quiet
             if any(_news_event(e) and new(e.time)
-                   for e in self.state.events_by_pair.get(pair_id, ())):
+                   for e in in_force(self.state.events_by_pair.get(pair_id, ()))):
                 return True
         return False
 
