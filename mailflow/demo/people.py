@@ -3,7 +3,10 @@
 Each pair has a part to play over the term (see ``Scenario``): one mentee asks for
 help, one mentor is away and their mail program answers for them, one mentor's
 mailbox bounces a message, one mentee writes once from a personal address, and
-the last pair never replies at all. The others simply meet and say so.
+the last pair never replies at all. The others simply meet and say so. Along the
+way mentors record their first contact (CONTACTED), pairs mark a goal reached in
+month 7 (DONE), everyone rates the program in their feedback (RATING), and the
+first pair's mentor takes back a MET sent with last month's date (UNDO).
 """
 
 from __future__ import annotations

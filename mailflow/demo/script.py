@@ -23,6 +23,7 @@ from mailflow.domain.schedule import month_start
 _MONTH = re.compile(r"\bMonth (\d+) of (\d+)")
 AWAY_DAYS = 10
 HELP_MONTH, AWAY_MONTH, BOUNCE_MONTH, HOME_MONTH = 3, 4, 5, 6
+UNDO_MONTH, DONE_MONTH = 6, 7  # a MET with the wrong date taken back; a goal reached
 
 
 @dataclass(order=True)
@@ -146,8 +147,9 @@ class Participants:
                     f"GOAL {goals[1]}\n\nThank you,\n{who.first_name}")
             self._reply(msg, who, body, self._at(met + timedelta(1), 19, 10), "met-goals")
         elif pair.index % 2 == 0:
-            self._reply(msg, who, f"Thank you! I have written to {pair.mentee.first_name} "
-                        "to introduce myself.", self._at(day + timedelta(1), 8, 40), "note")
+            self._reply(msg, who, f"CONTACTED Thank you! I have written to "
+                        f"{pair.mentee.first_name} to introduce myself.",
+                        self._at(day + timedelta(1), 8, 40), "contacted")
 
     def _month(self, msg: EmailMessage, pair: PairCast, who: Person, month: int,
                day: date) -> None:
@@ -179,6 +181,16 @@ class Participants:
             self._reply(msg, who, body, self._at(day + timedelta(1), 12, 20), "not-met")
             return
         body = f"MET {_written(met, month)} {MEETING_NOTES.get(month, MEETING_NOTES[9])}"
+        if special == (Scenario.HELP, UNDO_MONTH):  # last month's date, then UNDO
+            wrong = met - timedelta(days=28)
+            self._reply(msg, who, f"MET {wrong.isoformat()} "
+                        f"{MEETING_NOTES.get(month, MEETING_NOTES[9])}", at, "met-wrong-date")
+            self._reply(msg, who, f"UNDO\nMET {met.isoformat()} Sorry, I put last month's "
+                        "date in my email yesterday.", at + timedelta(days=1, hours=-11),
+                        "undo-met")
+            return
+        if month == DONE_MONTH:
+            body += "\n\nDONE 1"
         if (month == 5 and pair.scenario == Scenario.STEADY) or special == (Scenario.HELP, 5):
             body += f"\n\nGOAL {GOALS[(pair.index + 2) % len(GOALS)]}"
         if special == (Scenario.BOUNCE, HOME_MONTH):
@@ -188,7 +200,8 @@ class Participants:
         self._reply(msg, who, body, at, "met")
 
     def _feedback(self, msg: EmailMessage, pair: PairCast, who: Person, day: date) -> None:
-        text = FEEDBACK[0 if who == pair.mentor else 1]
+        text = ("RATING 5" if who == pair.mentor else "RATING 4") + "\n\n" + \
+            FEEDBACK[0 if who == pair.mentor else 1]
         self._reply(msg, who, text, self._at(day + timedelta(2 if who == pair.mentor else 4),
                                              12, 30), "feedback")
         if who == pair.mentor and pair.scenario == Scenario.HELP:

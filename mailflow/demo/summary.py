@@ -122,6 +122,10 @@ def render(s: DemoSummary) -> str:
         f"  IMAP folders:     {_line(s.imap_folders)}",
         f"Check-ins:          {checkins} MET, {ev.get(str(EventType.NOT_MET), 0)} NOT MET",
         f"Goals recorded:     {ev.get(str(EventType.GOAL), 0)}",
+        f"Goals reached:      {ev.get(str(EventType.GOAL_DONE), 0)}",
+        f"First contacts:     {ev.get(str(EventType.CONTACTED), 0)}",
+        f"Ratings:            {ev.get(str(EventType.RATING), 0)}",
+        f"Withdrawn by UNDO:  {ev.get(str(EventType.UNDONE), 0)}",
         f"Escalations:        {sum(s.escalations_opened.values())} opened "
         f"({_line(s.escalations_opened)}), {s.escalations_resolved} resolved",
         f"Bounces:            {ev.get(str(EventType.BOUNCE), 0)}",

@@ -91,6 +91,11 @@ def test_demo_runs_a_term_and_its_summary_matches_the_mailboxes_and_the_store(
     assert _summary_line(out, "Check-ins") == f"{events['met']} MET, {events['not_met']} NOT MET"
     assert events["met"] >= 20
     assert _summary_line(out, "Goals recorded") == str(events["goal"])
+    # the new keywords (SPEC 3): a first contact, goals reached, ratings, an UNDO
+    assert _summary_line(out, "Goals reached") == str(events["goal_done"]) != "0"
+    assert _summary_line(out, "First contacts") == str(events["contacted"]) != "0"
+    assert _summary_line(out, "Ratings") == str(events["rating"]) != "0"
+    assert _summary_line(out, "Withdrawn by UNDO") == str(events["undone"]) == "1"
     assert _summary_line(out, "Bounces") == str(events["bounce"]) == "1"
     assert _summary_line(out, "Auto-replies") == str(events["auto_reply"]) == "1"
     assert _summary_line(out, "Quarantined") == str(events["quarantined"]) == "1"
