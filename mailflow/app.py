@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -47,6 +48,41 @@ def default_templates_dir() -> Path:
     return package_file("default_templates")
 
 
+class WriterFirst:
+    """In one process, readers in other threads let a waiting or working writer go first.
+
+    The store's file lock has no order: readers taking turns (web pages) could keep
+    a pass waiting for its exclusive lock. A reader in the writer's own thread does
+    not wait (it would wait for itself)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._writers: dict[int, int] = {}  # thread id -> writers wanting or holding
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._changed:
+            self._writers[me] = self._writers.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._writers[me] -= 1
+                if not self._writers[me]:
+                    del self._writers[me]
+                self._changed.notify_all()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._changed:
+            # at most a minute: then the store's own lock decides (and says it is busy)
+            self._changed.wait_for(lambda: not self._writers or me in self._writers,
+                                   timeout=60)
+        yield
+
+
 @dataclass
 class App:
     settings: Settings
@@ -59,13 +95,18 @@ class App:
     def load(cls, config_path: Path, clock: Clock) -> App:
         return cls(load_settings(config_path), clock, config_path)
 
+    _gate: WriterFirst = field(default_factory=lambda: WriterFirst(), init=False, repr=False)
+
     @contextmanager
     def repository(self, *, readonly: bool = False) -> Iterator[Repository]:
-        repo = Repository(TinyDBStore(self.settings.storage_path, readonly=readonly))
-        try:
-            yield repo
-        finally:
-            repo.close()
+        """The store; a reader in another thread of this process (the web console's)
+        waits while a writer (a pass) wants or holds it, so readers cannot starve it."""
+        with self._gate.reading() if readonly else self._gate.writing():
+            repo = Repository(TinyDBStore(self.settings.storage_path, readonly=readonly))
+            try:
+                yield repo
+            finally:
+                repo.close()
 
     def renderer(self) -> Renderer:
         """One per App: compiled templates are kept, and reloaded when a file is edited."""

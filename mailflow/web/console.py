@@ -18,6 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from mailflow.app import App, default_templates_dir
+from mailflow.clock import AcceleratedClock, Clock, SystemClock
 from mailflow.config import check_address
 from mailflow.domain.keys import message_id, outbox_key
 from mailflow.domain.model import Person, Role
@@ -69,6 +70,10 @@ class Console:
         self.keyring = Keyring(load_or_create_key(key_path(storage)))
         self.auth = AuthStore(auth_path(storage), self.keyring)
         self.sending: set[asyncio.Task[bool]] = set()
+        # links and sessions expire in real time, also when `run --speed` runs the program
+        # clock faster; --now alone (a fixed moment) is kept, for tests and dry runs
+        self.clock: Clock = SystemClock() if isinstance(app.clock, AcceleratedClock) \
+            else app.clock
 
     @property
     def base_url(self) -> str:
@@ -79,7 +84,8 @@ class Console:
         return self.base_url.startswith("https://")
 
     def now(self) -> datetime:
-        return self.app.clock.now()
+        """The time sign-in links and sessions are measured by."""
+        return self.clock.now()
 
     # --- who is who -----------------------------------------------------------------
 

@@ -35,11 +35,13 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -55,6 +57,7 @@ from smtp_server import Received, RecordingSmtpServer
 
 SEED = int(os.environ.get("MAILFLOW_CRASH_SEED", "7121"))
 KILLS = int(os.environ.get("MAILFLOW_CRASH_KILLS", "120"))
+WEB_KILLS = int(os.environ.get("MAILFLOW_CRASH_WEB_KILLS", "30"))
 SPEED = float(os.environ.get("MAILFLOW_CRASH_SPEED", "260000"))
 KILL_AFTER = (0.05, 1.5)  # seconds after the service reports it is running (log-uniform)
 IMAP_MOMENTS = ("SELECT", "UID SEARCH", "UID FETCH", "UID MOVE")
@@ -199,7 +202,78 @@ def test_sigkill_at_random_points_of_send_and_poll_loses_and_repeats_nothing(
     tmp_path: Path, imap_account: ImapAccount
 ) -> None:
     """Fault injected: SIGKILL of `mailflow run` 100+ times, at random moments of its passes."""
-    print(f"crash test: seed={SEED} kills={KILLS} speed={SPEED}")
+    _kill_loop(tmp_path, imap_account, KILLS, min_each=KILLS // 10)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_sigkill_with_the_web_console_serving_loses_and_repeats_nothing(
+    tmp_path: Path, imap_account: ImapAccount
+) -> None:
+    """The same, with `[web].enabled = true`: the console answers in every process (in the
+    scheduler's event loop) while it is killed, and the term still loses nothing."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    _kill_loop(tmp_path, imap_account, WEB_KILLS, min_each=2, web_port=port)
+
+
+class WebVisitor:
+    """A coordinator on the console all along, opening pages that read the store,
+    through every process and kill. Signs in first, on `mailflow web` (the session
+    is kept beside the store, so it holds in every later process)."""
+
+    def __init__(self, port: int) -> None:
+        import httpx
+
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
+        self.answered = Counter[int]()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="web visitor")
+
+    def sign_in(self, config: Path, server: RecordingSmtpServer, env: dict[str, str]) -> None:
+        import httpx
+
+        proc = subprocess.Popen([sys.executable, "-m", "mailflow", "-c", str(config), "web"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            csrf = re.compile(r'name="csrf_token" value="([^"]+)"')
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    form = self.client.get("/login")
+                    break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline and proc.poll() is None
+                    time.sleep(0.05)
+            self.client.post("/login", data={"email": "committee@lib.example",
+                                             "csrf_token": csrf.search(form.text).group(1)})
+            item = server.wait_for(1)[0]
+            assert item.message()["X-Mailflow-Kind"] == "login"
+            body = item.message().get_body(("plain",))
+            link = re.search(r"/login/[0-9a-f]+", body.get_content()).group(0)
+            page = self.client.get(link)
+            signed = self.client.post(link, data={"csrf_token": csrf.search(page.text).group(1)})
+            assert signed.status_code == 303, signed.text
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        server.messages.clear()  # the sign-in email is not program mail
+
+    def _run(self) -> None:
+        import httpx
+
+        while not self.stop.is_set():
+            for path in ("/", "/api/status", "/pairs/A", "/escalations"):
+                with suppress(httpx.HTTPError):  # between processes: nothing listens
+                    self.answered[self.client.get(path).status_code] += 1
+                time.sleep(0.05)  # a busy person, clicking 20 times a second
+        self.client.close()
+
+
+def _kill_loop(tmp_path: Path, imap_account: ImapAccount, total: int, *, min_each: int,
+               web_port: int | None = None) -> None:
+    print(f"crash test: seed={SEED} kills={total} speed={SPEED} web={web_port}")
     rng = random.Random(SEED)
     env = {**os.environ, IMAP_PASSWORD_ENV: imap_account.password}
     began = time.monotonic()
@@ -218,6 +292,12 @@ def test_sigkill_at_random_points_of_send_and_poll_loses_and_repeats_nothing(
                  security="none", username=imap_account.username,
                  password_env=IMAP_PASSWORD_ENV, poll_seconds=0.5, timeout_seconds=5,
                  batch_size=3)
+        visitor = None
+        if web_port is not None:
+            set_keys(program.config, "web", enabled=True, port=web_port)
+            visitor = WebVisitor(web_port)
+            visitor.sign_in(program.config, server, env)
+            visitor.thread.start()
         people = Participants(server, imap_account)
         people.thread.start()
         log = tmp_path / "service.log"
@@ -225,7 +305,7 @@ def test_sigkill_at_random_points_of_send_and_poll_loses_and_repeats_nothing(
         epochs: list[Epoch] = []
         kills = Counter[str]()
         now = BEGIN
-        while sum(e.killed for e in epochs) < KILLS:
+        while sum(e.killed for e in epochs) < total:
             offset = log.stat().st_size
             epoch = Epoch(time.monotonic())
             epochs.append(epoch)
@@ -262,7 +342,7 @@ def test_sigkill_at_random_points_of_send_and_poll_loses_and_repeats_nothing(
         print(f"{len(epochs)} processes, {sum(e.killed for e in epochs)} SIGKILLed in "
               f"{kill_phase:.0f} s; program time reached {now.isoformat()}; kills: "
               f"{dict(kills)}")
-        assert min(kills["smtp"], kills["imap"]) >= KILLS // 10, kills
+        assert min(kills["smtp"], kills["imap"]) >= min_each, kills
 
         # the rest of the term without faults, then one pass of each to drain what is left
         epochs.append(Epoch(time.monotonic()))
@@ -271,6 +351,12 @@ def test_sigkill_at_random_points_of_send_and_poll_loses_and_repeats_nothing(
         time.sleep(1.0)  # the participants' last replies
         people.stop.set()
         people.thread.join()
+        if visitor is not None:
+            visitor.stop.set()
+            visitor.thread.join()
+            print(f"web console answers while the processes ran: {dict(visitor.answered)}")
+            assert visitor.answered[200] > 4 * total, visitor.answered
+            assert set(visitor.answered) == {200}, visitor.answered
         for command in ("poll", "send-due"):
             done = cli(program.config, command, now=END.isoformat(), env=env)
             assert done.returncode == 0, done.stdout + done.stderr

@@ -185,3 +185,16 @@ def test_no_token_or_session_id_in_the_logs(console: Console,
     assert "sign-in link sent to" in served
     assert token not in served and session not in served
     assert csrf_of(page.text) not in served
+
+
+def test_tokens_and_sessions_are_stored_hashed_readable_by_the_owner_only(
+        console: Console) -> None:
+    with console.signed_in(LIAISON_A) as client:
+        link = console.wait_for_link(LIAISON_A, len(console.login_emails(LIAISON_A)))
+        session = client.cookies["mailflow_session"]
+        folder = console.program.folder
+        stored = (folder / "mailflow.json.web-auth.json").read_text()
+        for name in ("mailflow.json.web-auth.json", "mailflow.json.web-key"):
+            assert (folder / name).stat().st_mode & 0o777 == 0o600, name
+    assert LIAISON_A in stored  # whose session it is, in clear; the secrets are not
+    assert session not in stored and link.rsplit("/", 1)[1] not in stored
