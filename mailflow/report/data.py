@@ -30,6 +30,17 @@ from zoneinfo import ZoneInfo
 from mailflow.domain.history import WHOLE_PAIR, PairHistory
 from mailflow.domain.model import Event, EventType, PairState, Role
 from mailflow.domain.schedule import month_start, term_end
+from mailflow.report.outcomes import (
+    FirstContactRow,
+    GoalRow,
+    LiaisonRow,
+    PairFacts,
+    RatingMonth,
+    first_contact_rows,
+    goal_rows,
+    liaison_rows,
+    ratings_by_month,
+)
 from mailflow.repository import PairRecord
 from mailflow.services.state import ProgramState
 from mailflow.services.status import pair_state
@@ -152,10 +163,25 @@ class ReportData:
     escalations: tuple[EscalationRow, ...]
     median_days_to_resolve: float | None
     reply_rates: tuple[ReplyRate, ...]
-    goals: dict[str, tuple[TextEntry, ...]]
+    goals: dict[str, tuple[GoalRow, ...]]  # numbered, reached or not (report/outcomes.py)
     feedback: tuple[TextEntry, ...]
     notes: tuple[TextEntry, ...]  # empty unless share_notes
     same_start: bool  # every pair starts on the program's start: months have calendar names
+    ratings: tuple[RatingMonth, ...] = ()  # per term month (index 0 is month 1)
+    first_contact: tuple[FirstContactRow, ...] = ()
+    liaisons: tuple[LiaisonRow, ...] = ()
+
+    @property
+    def goals_recorded(self) -> int:
+        return sum(len(g) for g in self.goals.values())
+
+    @property
+    def goals_reached(self) -> int:
+        return sum(1 for rows in self.goals.values() for g in rows if g.reached)
+
+    @property
+    def never_contacted(self) -> int:
+        return sum(1 for row in self.first_contact if row.never)
 
 
 def _day(event: Event, zone: ZoneInfo) -> date:
@@ -279,9 +305,10 @@ def report_data(state: ProgramState, *, share_notes: bool = False) -> ReportData
     rows = tuple(pair_row(state, rec) for rec in records)
     escalations = escalation_rows(state)
     resolved = [e.days_open for e in escalations if not e.still_open]
-    goals: dict[str, list[TextEntry]] = {r.pair_id: [] for r in rows}
-    for goal in texts(state, [EventType.GOAL]):
-        goals.setdefault(goal.pair_id, []).append(goal)
+    goals = goal_rows(state, [r.pair_id for r in rows])
+    contact = first_contact_rows(state, records)
+    facts = [PairFacts(r.pair_id, r.meets_monthly, any(c.status in DUE_CELLS for c in r.months))
+             for r in rows]
     starts = [r.start for r in rows] or [program.start]
     return ReportData(
         program=program.name,
@@ -295,10 +322,13 @@ def report_data(state: ProgramState, *, share_notes: bool = False) -> ReportData
         escalations=escalations,
         median_days_to_resolve=median(resolved) if resolved else None,
         reply_rates=reply_rates(state, rows),
-        goals={k: tuple(v) for k, v in goals.items()},
+        goals=goals,
         feedback=texts(state, [EventType.FEEDBACK]),
         notes=texts(state, [EventType.MET, EventType.NOT_MET]) if share_notes else (),
         same_start=all(s == program.start for s in starts),
+        ratings=ratings_by_month(state, records),
+        first_contact=contact,
+        liaisons=liaison_rows(state, facts, contact, goals),
     )
 
 

@@ -14,11 +14,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from mailflow.adapters.store import TinyDBStore
+from mailflow.domain.keys import outbox_key
 from mailflow.domain.model import (
     Escalation,
     EscalationReason,
     Event,
     EventType,
+    Kind,
+    OutboxEntry,
+    OutboxStatus,
     Pair,
     PairState,
     Person,
@@ -101,6 +105,34 @@ def _month_events(rng: random.Random, pair: Pair, m: int, engagement: float) -> 
     return []
 
 
+def _outcomes(repo: Repository, pairs: list[Pair], n: int) -> int:
+    """Ratings at mid-term (one low), reached goals, and a mentor reminded to make first
+    contact whose liaison was told."""
+    for i, pair in enumerate(pairs):
+        who = pair.participants[i % 2]
+        n += 1
+        repo.add_event(f"e{n}", Event(_at(date(2025, 1, 8 + i % 5)), pair.pair_id, who.email,
+                                      str(who.role), EventType.RATING, None, "",
+                                      f"<rating-{i}@lib.example>",
+                                      "2" if i == 5 else str(5 - i % 4)))
+    for i in (0, 1, 4):
+        pair, day = pairs[i], START + timedelta(days=10)
+        n += 1
+        repo.add_event(f"e{n}", Event(_at(date(2025, 4, 2)), pair.pair_id, pair.mentee.email,
+                                      "mentee", EventType.GOAL_DONE, None, "", f"<done-{i}@x>",
+                                      "1", f"#goal#{_at(day).isoformat()}#0"))
+    p12 = next(p for p in pairs if p.pair_id == "P12")
+    key = outbox_key("P12", Kind.FIRST_CONTACT, "m1", p12.mentor.email)
+    repo.put_outbox(OutboxEntry(key, "P12", p12.mentor.email, "mentor", Kind.FIRST_CONTACT,
+                                "m1", _at(START + timedelta(days=14), 9), "<fc@lib.example>",
+                                OutboxStatus.SENT))
+    repo.put_escalation(Escalation("x-nc", "P12", p12.liaison.email,
+                                   EscalationReason.NO_CONTACT, "",
+                                   _at(START + timedelta(days=21), 9),
+                                   _at(START + timedelta(days=23))))
+    return n
+
+
 def realistic_state(folder: Path) -> ProgramState:
     """Fill a store under `folder` and read it back, as `mailflow report` would."""
     rng = random.Random(20250612)
@@ -135,6 +167,7 @@ def realistic_state(folder: Path) -> ProgramState:
             repo.add_event(f"e{n}", Event(_at(date(2024, 11, 28)), p4.pair_id, p4.mentee.email,
                                           "mentee", EventType.PAUSE, date(2025, 2, 10),
                                           "family leave"))
+            n = _outcomes(repo, pairs, n)
             ended = repo.pair("P07")
             assert ended is not None
             repo.put_pair(replace(ended, state=PairState.ENDED, state_since=_at(date(2025, 2, 20))))
