@@ -134,6 +134,10 @@ class RefreshToken(_Base):
         self.cache = cache
 
     async def fetch(self) -> Token:
+        async with self.cache.locked():  # one process at a time spends the refresh token
+            return await self._fetch()
+
+    async def _fetch(self) -> Token:
         # read just before use: `mailflow auth login` may have replaced it meanwhile
         refresh = self.cache.read().get("refresh_token")
         if not isinstance(refresh, str) or not refresh:

@@ -71,11 +71,12 @@ async def login(settings: OAuth2Settings, account: str, cache: TokenCache, say: 
     now = _now()
     expires = now + timedelta(seconds=float(got.get("expires_in") or 3600))
     scope = str(got.get("scope") or ends.scope)
-    cache.update(refresh_token=refresh, account=account, provider=settings.provider,
-                 client_id=settings.client_id, grant=settings.grant, scope=scope,
-                 signed_in_at=now.isoformat(timespec="seconds"),
-                 last_refresh=now.isoformat(timespec="seconds"),
-                 expires_at=expires.isoformat(timespec="seconds"))
+    async with cache.locked():  # not in the middle of a running service's refresh
+        cache.update(refresh_token=refresh, account=account, provider=settings.provider,
+                     client_id=settings.client_id, grant=settings.grant, scope=scope,
+                     signed_in_at=now.isoformat(timespec="seconds"),
+                     last_refresh=now.isoformat(timespec="seconds"),
+                     expires_at=expires.isoformat(timespec="seconds"), last_error=None)
     log.info("oauth: signed in as %s; refresh token kept in %s", account, cache.path)
     return LoginResult(account, scope, expires.isoformat(timespec="seconds"))
 

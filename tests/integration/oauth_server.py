@@ -136,9 +136,10 @@ class OAuthServer:
                 if device.user_code == user_code:
                     device.mailbox = mailbox
 
-    def refresh_tokens(self) -> set[str]:
+    def refresh_tokens(self, client_id: str) -> set[str]:
+        """The client's refresh tokens that still work."""
         with self._lock:
-            return set(self._refresh)
+            return {t for t, (client, _, _) in self._refresh.items() if client == client_id}
 
     def live_tokens(self) -> set[str]:
         now = time.time()

@@ -4,11 +4,13 @@ account with domain-wide delegation; Google's loopback-redirect login."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -20,7 +22,9 @@ from programs import Program
 from smtp_server import RecordingSmtpServer
 
 from mailflow.cli import main
+from mailflow.oauth.cache import TokenCache
 from mailflow.oauth.login import login
+from mailflow.oauth.tokens import TokenSource
 
 pytestmark = pytest.mark.timeout(60)
 NOW = f"{START.isoformat()}T18:00"
@@ -48,7 +52,7 @@ def test_device_login_then_rotated_refresh_tokens_survive_restarts(
     assert result.exit_code == 0, result.output
     assert "enter the code" in result.output and f"signed in to {mailbox.user}" in result.output
     first = _cache(program)["refresh_token"]
-    assert first in server.refresh_tokens()
+    assert first in server.refresh_tokens(public.client_id)
     path = program.folder / "mailflow-oauth.json"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     seen = [first]
@@ -59,7 +63,7 @@ def test_device_login_then_rotated_refresh_tokens_survive_restarts(
         assert polled.exit_code == 0, polled.output
         current = _cache(program)["refresh_token"]
         assert current not in seen  # rotated by the server, kept at once
-        assert server.refresh_tokens() == {current}  # the older ones are dead
+        assert server.refresh_tokens(public.client_id) == {current}  # the old ones are dead
         seen.append(current)
     kinds = [m.message()["X-Mailflow-Kind"] for m in oauth_smtp.messages]
     assert kinds.count("intro") == 4 and all(ok for _, ok in oauth_smtp.logins)
@@ -146,7 +150,8 @@ async def test_google_loopback_login(tmp_path: Path, mailbox: Mailbox,
 
     result = await login(oauth, account, app.token_cache(), said.append, open_browser=browser)
     assert result.account == mailbox.user
-    assert app.token_cache().read()["refresh_token"] in server.refresh_tokens()
+    assert app.token_cache().read()["refresh_token"] in server.refresh_tokens(
+        mailbox.client.client_id)
     assert any("Open this address" in line for line in said)
     report, _ = await app.poll()
     assert report.connection_error == ""
@@ -183,3 +188,20 @@ def test_refresh_token_grant_with_each_mechanism(
     assert _cli(program, "poll").exit_code == 0
     kinds = [m.message()["X-Mailflow-Kind"] for m in oauth_smtp.messages]
     assert kinds.count("intro") == 4 and all(ok for _, ok in oauth_smtp.logins)
+
+
+async def test_two_processes_never_spend_the_same_rotating_refresh_token(
+        tmp_path: Path, mailbox: Mailbox, oauth_settings: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service and a `mailflow poll` refresh at the same moment: each has its own
+    cache object (its own lock file descriptor), as two processes would."""
+    server = mailbox.server
+    monkeypatch.setattr(server, "auto_approve", mailbox.user)
+    settings = oauth_settings(grant="refresh_token")
+    path = tmp_path / "mailflow-oauth.json"
+    await login(settings, mailbox.user, TokenCache(path), lambda _: None)
+    sources = [TokenSource(settings, mailbox.user, TokenCache(path)) for _ in range(4)]
+    tokens = await asyncio.gather(*(source.token() for source in sources))
+    assert len(set(tokens)) == 4 and all(server.check(t) == mailbox.user for t in tokens)
+    assert server.refresh_tokens(mailbox.client.client_id) == {
+        TokenCache(path).read()["refresh_token"]}
