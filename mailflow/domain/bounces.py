@@ -54,6 +54,7 @@ _RETURNED_TEXT_RE = re.compile(
     r"user unknown|no such user|does not exist|address rejected|permanent(ly)? fail",
     re.IGNORECASE,
 )
+_SUBJECT_CHARS = 1_000  # of a subject read for bounce words: theirs are short
 _RETURNED_TYPES = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers")
 _COMPLAINT_SUBJECT_RE = re.compile(
     r"complaint about message|abuse report|spam report|feedback report", re.IGNORECASE
@@ -232,7 +233,7 @@ def _looks_like_bounce(msg: Message, parts: list[tuple[Message, str]]) -> bool:
         return True
     if msg.get_content_type() == "multipart/report":
         return True
-    if _bounce_subject(_decoded(str(msg.get("Subject", "")))):
+    if _bounce_subject(_decoded(str(msg.get("Subject", ""))[:_SUBJECT_CHARS])):
         return True
     return any(ctype in _RETURNED_TYPES for _, ctype in parts) and bool(
         _RETURNED_TEXT_RE.search(_report_text(msg)[:4000]))
