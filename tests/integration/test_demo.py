@@ -104,9 +104,10 @@ def test_demo_runs_a_term_and_its_summary_matches_the_mailboxes_and_the_store(
     escalations = _export(folder / "config.toml", "escalations")
     opened = Counter(row["reason"] for row in escalations)
     resolved = sum(1 for row in escalations if row["resolved_at"])
-    assert opened == {"help": 1, "bounce": 1, "quiet": 1} and resolved == 2
+    # the quiet pair never made first contact: no_contact, then quiet (SPEC 2)
+    assert opened == {"help": 1, "bounce": 1, "no_contact": 1, "quiet": 1} and resolved == 2
     assert _summary_line(out, "Escalations") == (
-        f"3 opened (1 bounce, 1 help, 1 quiet), {resolved} resolved")
+        f"4 opened (1 bounce, 1 help, 1 no_contact, 1 quiet), {resolved} resolved")
 
     # the quiet pair was nudged, then escalated, and never wrote
     quiet = [row for row in outbox if row["pair_id"] == "P04"]
