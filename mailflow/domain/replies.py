@@ -23,7 +23,7 @@ from functools import lru_cache
 from mailflow.domain.bounces import BounceInfo, inspect_report
 from mailflow.domain.quotes import extract_new_text, html_to_text
 
-__all__ = ["BounceInfo", "ParsedMessage", "is_auto_reply", "parse_message"]
+__all__ = ["BounceInfo", "ParsedMessage", "body_text", "is_auto_reply", "parse_message"]
 
 BOUNCE, DELIVERY_REPORT, COMPLAINT, AUTO_REPLY, HUMAN = (
     "bounce", "delivery_report", "complaint", "auto_reply", "human"

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from email import message_from_bytes
 from zoneinfo import ZoneInfo
 
 from mailflow.config import Settings
@@ -36,7 +37,8 @@ from mailflow.domain.model import (
     OutboxEntry,
     Pair,
 )
-from mailflow.domain.replies import ParsedMessage, parse_message
+from mailflow.domain.quotes import extract_new_text
+from mailflow.domain.replies import ParsedMessage, body_text, parse_message
 from mailflow.repository import Repository
 from mailflow.services.state import ProgramState, last_ack_times
 
@@ -86,7 +88,7 @@ class Inbound:
         if self.repo.processed(msg_id):
             return Handled("duplicate", PROCESSED)
         try:
-            handled = self._classified(parsed, msg_id)
+            handled = self._classified(parsed, msg_id, raw)
         except Exception as exc:  # never let one message stop the poll
             log.exception("message_id=%s could not be handled", msg_id)
             handled = Handled("error", QUARANTINED, f"internal error: {type(exc).__name__}")
@@ -101,7 +103,7 @@ class Inbound:
                                  **details)
         return handled
 
-    def _classified(self, parsed: ParsedMessage, msg_id: str) -> Handled:
+    def _classified(self, parsed: ParsedMessage, msg_id: str, raw: bytes) -> Handled:
         if parsed.unreadable:  # only its headers were read: a person must look at it
             return Handled("unreadable", QUARANTINED, f"unreadable: {parsed.unreadable}")
         if parsed.kind == "bounce":
@@ -114,7 +116,7 @@ class Inbound:
             return Handled("spoofed", QUARANTINED, "DMARC failed at the trusted server")
         if not parsed.from_address:
             return Handled("unreadable", QUARANTINED, "no readable From address")
-        return self._human(parsed, msg_id)
+        return self._human(parsed, msg_id, raw)
 
     # --- helpers -------------------------------------------------------------------
 
@@ -202,14 +204,14 @@ class Inbound:
         self._event(pair_id, parsed.from_address, "", kind, msg_id, parsed.subject[:200])
         return Handled(str(kind), PROCESSED)
 
-    def _human(self, parsed: ParsedMessage, msg_id: str) -> Handled:
+    def _human(self, parsed: ParsedMessage, msg_id: str, raw: bytes) -> Handled:
         match = match_reply(
             parsed.from_address, parsed.thread_ids, parsed.to_addresses, self.people,
             outbox_by_message_id=self.repo.outbox_by_message_id, outbox_by_token=self.by_token,
         )
         if not isinstance(match, Match):
             return Handled("unknown_sender", QUARANTINED, match.reason)
-        outcome = self._decide(parsed, msg_id, match)
+        outcome = self._decide(parsed, msg_id, match, raw)
         self._apply(match.pair, outcome)
         return Handled("reply", PROCESSED)
 
@@ -224,17 +226,26 @@ class Inbound:
                               reference=self._reference_day(parsed),
                               date_order=self.settings.program.date_order)
 
-    def _decide(self, parsed: ParsedMessage, msg_id: str, match: Match) -> Outcome:
-        new_text = parsed.new_text
+    def _without_our_email(self, new_text: str, match: Match, raw: bytes) -> str:
+        """The new text without a copy of the email this reply answers, which a client may
+        have put below it with no "> " marks and under an attribution no parser knows
+        (`mailflow.domain.echo`). Our emails are longer than two lines: a shorter new text
+        holds no copy of them, and needs no email rendered again."""
+        if (match.answered is None or self.sent_text is None
+                or sum(1 for line in new_text.split("\n") if line.strip()) <= 2):
+            return new_text
+        sent = self.sent_text(match.answered)
+        if not sent or without_sent_text(new_text, sent) == new_text:
+            return new_text
+        # The copy may run on past where the parser stopped (our emails have a "---" rule
+        # above their list of keywords), and a bottom-poster's reply is below it: read the
+        # whole body again, drop the copy, and take the new text of what is left.
+        whole = body_text(message_from_bytes(raw), [])
+        return extract_new_text(without_sent_text(whole, sent))
+
+    def _decide(self, parsed: ParsedMessage, msg_id: str, match: Match, raw: bytes) -> Outcome:
+        new_text = self._without_our_email(parsed.new_text, match, raw)
         keywords = self._keywords(new_text, parsed)
-        # Keywords read from a copy of our own email, below an attribution no parser knows
-        # and with no "> " marks, must not act. Our email is longer than two lines, so a
-        # shorter new text holds no copy of it, and one with no keyword needs no check.
-        if (keywords.commands and match.answered is not None and self.sent_text is not None
-                and sum(1 for line in new_text.split("\n") if line.strip()) > 2):
-            trimmed = without_sent_text(new_text, self.sent_text(match.answered))
-            if trimmed != new_text:
-                new_text, keywords = trimmed, self._keywords(trimmed, parsed)
         rec = self.state.pairs[match.pair.pair_id]
         reply = Reply(
             pair=match.pair, person=match.person, message_id=msg_id, received_at=self.now,

@@ -23,7 +23,7 @@ def _unmarked_copy_with_help(intro_text: str) -> str:
     return "\n".join([*lines[:middle], "HELP", *lines[middle:]])
 
 
-@pytest.mark.parametrize("layout", ["top", "attribution"])
+@pytest.mark.parametrize("layout", ["top", "bottom", "attribution"])
 def test_help_in_an_unmarked_copy_of_our_email_never_acts(
         layout: str, tmp_path: Path, smtp_server: RecordingSmtpServer,
         imap_account: ImapAccount) -> None:
@@ -34,6 +34,7 @@ def test_help_in_an_unmarked_copy_of_our_email_never_acts(
     history = _unmarked_copy_with_help(text_part.get_content())
     body = {
         "top": f"MET yesterday, coffee at the branch.\n\n{history}\n",
+        "bottom": f"{history}\n\nMET yesterday, coffee at the branch.\n",
         "attribution": f"MET yesterday, coffee at the branch.\n\nSent by the Foo Mail app on "
                        f"the 4th the committee said\n{history}\n",
     }[layout]
@@ -58,3 +59,17 @@ def test_a_help_of_the_participant_still_acts(
     assert EventType.HELP in [e.type for e in events(program)]
     with program.app().repository(readonly=True) as repo:
         assert len(repo.escalations()) == 1
+
+
+def test_a_reply_below_an_unmarked_copy_with_no_keyword_in_it_is_kept(
+        tmp_path: Path, smtp_server: RecordingSmtpServer, imap_account: ImapAccount) -> None:
+    """The copy (cut short by the parser at our "---" rule) holds no keyword itself; the
+    MET written below it is the reply."""
+    program = program_on_servers(tmp_path / "p", smtp_server, imap_account)
+    intro = sent_to(smtp_server, "zoe@lib.example", "intro")
+    text_part = intro.get_body(("plain",))
+    assert text_part is not None
+    body = f"{text_part.get_content().strip()}\n\nMET yesterday, coffee at the branch.\n"
+    imap_account.append([reply(intro, ZOE, body)])
+    program.poll()
+    assert [e.type for e in events(program)] == [EventType.MET]
