@@ -167,15 +167,15 @@ def build(entry: OutboxEntry, state: ProgramState) -> Addressed:
                          {**base_context(state.program, who, sent_on, str(entry.kind)), **extras})
     rec = state.pairs[entry.pair_id]
     month = _month(entry, state, rec)
-    template = template_for(str(entry.kind), str(who.role))
-    if entry.kind == Kind.FEEDBACK and entry.period == REMINDER_PERIOD:
-        template = "feedback_reminder"
     context: dict[str, Any] = pair_email_context(
         state.program, rec.pair, who, sent_on, str(entry.kind), month=month,
         goals=state.goals(rec.pair_id), term_ended=state.term_ended(rec, sent_on),
     )
     if given is not None:
         return Addressed(str(entry.kind), who, context, given)
+    template = template_for(str(entry.kind), str(who.role))
+    if entry.kind == Kind.FEEDBACK and entry.period == REMINDER_PERIOD:
+        template = "feedback_reminder"
     context.update(_pair_extras(entry, state, rec, month))
     return Addressed(template, who, context)
 
