@@ -119,7 +119,8 @@ def auth_status(settings: OAuth2Settings, cache: TokenCache) -> dict[str, Any]:
         "last_refresh": record.get("last_refresh"),
         "signed_in_at": record.get("signed_in_at"),
         "last_error": record.get("last_error"),
-        "refresh_token": ("stored" if record.get("refresh_token") else "none")
+        "refresh_token": ("stored" if record.get("refresh_token")
+                          else "none: run `mailflow auth login`")
         if settings.grant == "refresh_token" else "not used",
         "token_cache": str(cache.path),
     }
