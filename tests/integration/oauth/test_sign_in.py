@@ -104,3 +104,18 @@ async def test_password_sign_in_still_works(imap_account: object,
     assert isinstance(imap_account, ImapAccount)
     async with ImapMailbox(imap_account.settings()) as box:
         await box.select()
+
+
+async def test_smtp_oauth_after_starttls(mailbox: Mailbox, tmp_path: Path,
+                                         oauth_settings: Callable[..., OAuth2Settings]) -> None:
+    from smtp_server import make_test_certs
+
+    certs = make_test_certs(tmp_path / "certs")
+    tokens = TokenSource(oauth_settings(), mailbox.user, TokenCache(tmp_path / "c.json"))
+    with RecordingSmtpServer(starttls=certs.server_context(), require_starttls=True,
+                             oauth=mailbox.server.check) as server:
+        settings = mailbox.smtp(server, security="starttls", ca_file=certs.ca_file)
+        async with SmtpSender(settings, tokens=tokens) as sender:
+            await sender.send(_message("zoe@lib.example"), ["zoe@lib.example"])
+    assert server.logins == [(mailbox.user, True)]
+    assert server.messages[0].tls and server.messages[0].login == mailbox.user
