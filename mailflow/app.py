@@ -18,14 +18,14 @@ from mailflow.adapters.smtp import SmtpSender
 from mailflow.adapters.store import TinyDBStore
 from mailflow.clock import Clock
 from mailflow.config import OAuth2Settings, Settings, load_settings
-from mailflow.domain.model import OutboxEntry
+from mailflow.domain.model import OutboxEntry, PairState
 from mailflow.domain.schedule import joining_month
 from mailflow.errors import ConnectionFailed, MailflowError
 from mailflow.oauth.cache import TokenCache
 from mailflow.oauth.tokens import TokenSource
 from mailflow.render.engine import Renderer
 from mailflow.repository import ImportReport, Repository
-from mailflow.roster import read_roster
+from mailflow.roster import Rules, read_roster
 from mailflow.services import health
 from mailflow.services.dispatch import Dispatcher, SendReport
 from mailflow.services.poller import Poller, PollReport
@@ -231,9 +231,9 @@ class App:
 
     def import_roster(self, path: Path, *, dry_run: bool = False) -> ImportReport:
         """All or nothing; ``dry_run``: what an import would change, changing nothing."""
-        pairs = read_roster(path)  # raises before the store is touched
         now = self.clock.now()
         with self.repository(readonly=dry_run) as repo:
+            pairs = read_roster(path, self.roster_rules(repo))  # raises before any write
             report = repo.import_pairs(pairs, now, dry_run=dry_run)
         program = self.settings.program_model()
         added = set(report.added)
@@ -242,6 +242,12 @@ class App:
             if month is not None:
                 report.joining.append((pair.pair_id, month))
         return report
+
+    def roster_rules(self, repo: Repository) -> Rules:
+        """A roster is checked against the pairs that have ended and the config."""
+        ended = frozenset(pid for pid, rec in repo.pairs().items()
+                          if rec.state == PairState.ENDED)
+        return Rules(ended, self.settings.program.allow_multiple_mentors)
 
 
 def scaffold(target: Path) -> list[Path]:

@@ -129,6 +129,7 @@ class ProgramSettings(_Section):
     send_time: ClockTime = time(9, 0)
     coordinators: list[Address] = Field(min_length=1)
     date_order: Literal["mdy", "dmy", "ymd"] = "mdy"
+    allow_multiple_mentors: bool = False
 
 
 class MailSettings(_Section):

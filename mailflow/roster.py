@@ -6,6 +6,10 @@ same rules and line numbers apply to each.
 
 Every problem is listed by its line in the file (the header is line 1), so a
 coordinator can fix the spreadsheet in one go.
+
+A mentee is in one active pair at a time, unless `[program].allow_multiple_mentors`
+says otherwise. A rematch is a new pair (a new pair id) for a mentee whose earlier
+pair has ended: pairs listed in ``ended`` (ended in the store) do not count.
 """
 
 from __future__ import annotations
@@ -35,34 +39,42 @@ class _Row:
     values: dict[str, str]
 
 
-def read_roster(path: Path) -> list[Pair]:
+@dataclass(frozen=True)
+class Rules:
+    """What the roster is checked against besides itself."""
+
+    ended: frozenset[str] = frozenset()  # pair ids that have ended (in the store)
+    allow_multiple_mentors: bool = False  # [program].allow_multiple_mentors
+
+
+def read_roster(path: Path, rules: Rules = Rules()) -> list[Pair]:
     """Read and validate a roster file (CSV or .xlsx); raise RosterError listing every problem."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise RosterError([f"{path}: cannot be read ({exc.strerror})"]) from None
-    return roster_from_bytes(raw, path.name)
+    return roster_from_bytes(raw, path.name, rules)
 
 
-def roster_from_bytes(raw: bytes, filename: str) -> list[Pair]:
+def roster_from_bytes(raw: bytes, filename: str, rules: Rules = Rules()) -> list[Pair]:
     """A roster file's bytes (an upload, a file) -> pairs; raise RosterError."""
     try:
         table = read_table(raw, filename, REQUIRED)
     except SpreadsheetError as exc:
         raise RosterError([str(exc)]) from None
-    return _pairs(table, filename)
+    return _pairs(table, filename, rules)
 
 
-def parse_roster(text: str, filename: str = "roster.csv") -> list[Pair]:
+def parse_roster(text: str, filename: str = "roster.csv", rules: Rules = Rules()) -> list[Pair]:
     """A roster's CSV text -> pairs; raise RosterError."""
     try:
         table = table_from_text(text, filename, REQUIRED)
     except SpreadsheetError as exc:
         raise RosterError([str(exc)]) from None
-    return _pairs(table, filename)
+    return _pairs(table, filename, rules)
 
 
-def _pairs(table: Table, filename: str) -> list[Pair]:
+def _pairs(table: Table, filename: str, rules: Rules) -> list[Pair]:
     rows, problems = _read_rows(table, filename)
     pairs: list[tuple[int, Pair]] = []
     for row in rows:
@@ -71,7 +83,7 @@ def _pairs(table: Table, filename: str) -> list[Pair]:
         problems.extend(f"{filename}: line {row.line}: {p}" for p in row_problems)
         if pair is not None:
             pairs.append((row.line, pair))
-    problems.extend(_cross_row_problems(rows, filename))
+    problems.extend(_cross_row_problems(rows, filename, rules))
     if problems:
         problems.sort(key=_line_number)
         raise RosterError(problems)
@@ -174,7 +186,7 @@ def _pair_from_row(row: _Row, problems: list[str]) -> Pair | None:
     return Pair(v["pair_id"], mentor, mentee, people[Role.LIAISON], start)
 
 
-def _cross_row_problems(rows: list[_Row], filename: str) -> list[str]:
+def _cross_row_problems(rows: list[_Row], filename: str, rules: Rules) -> list[str]:
     problems: list[str] = []
     first_pair: dict[str, int] = {}
     first_mentee: dict[str, tuple[str, int]] = {}
@@ -188,11 +200,15 @@ def _cross_row_problems(rows: list[_Row], filename: str) -> list[str]:
             )
         elif pair_id:
             first_pair[pair_id] = row.line
+        if rules.allow_multiple_mentors or pair_id in rules.ended:
+            continue  # several active pairs allowed; an ended pair does not count
         if email in first_mentee:
             other, other_line = first_mentee[email]
             problems.append(
                 f"{filename}: line {row.line}: mentee {email} is already in pair {other!r} "
-                f"(line {other_line}); a mentee can be in one pair only"
+                f"(line {other_line}); a mentee can be in one active pair only (a rematch "
+                f"is a new pair once {other!r} has ended: `mailflow pair end {other}`; "
+                "several mentors at once: [program].allow_multiple_mentors = true)"
             )
         elif email:
             first_mentee[email] = (pair_id, row.line)

@@ -2,9 +2,12 @@
 
 Threads decide first (In-Reply-To/References naming a Message-ID mailflow
 sent, or the +mf-<token> in the address the reply was sent to); the From
-address alone decides only when the person belongs to exactly one pair. A
-From that is not the person the thread was sent to is an unknown sender, so
-a forged or look-alike address can never act on a pair.
+address alone decides only when the person belongs to exactly one active
+pair (a rematched person's ended pair does not count), or, having none, to
+exactly one pair. A person in several active pairs (several mentors) whose
+reply names no pair is never guessed: the reply is quarantined with that
+reason. A From that is not the person the thread was sent to is an unknown
+sender, so a forged or look-alike address can never act on a pair.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ class NoMatch:
 class PeopleIndex:
     """Pairs by the addresses of the people in them."""
 
-    def __init__(self, pairs: Iterable[Pair]) -> None:
+    def __init__(self, pairs: Iterable[Pair], ended: Iterable[str] = ()) -> None:
         self.pairs: dict[str, Pair] = {}
+        self.ended = frozenset(ended)  # ids of pairs that have ended
         self._by_address: dict[str, list[Pair]] = {}
         for pair in pairs:
             self.pairs[pair.pair_id] = pair
@@ -41,6 +45,9 @@ class PeopleIndex:
 
     def pairs_of(self, address: str) -> list[Pair]:
         return self._by_address.get(address.lower(), [])
+
+    def active_pairs_of(self, address: str) -> list[Pair]:
+        return [p for p in self.pairs_of(address) if p.pair_id not in self.ended]
 
     def knows(self, address: str) -> bool:
         return address.lower() in self._by_address
@@ -70,11 +77,12 @@ def match_reply(
         if person is None:
             return NoMatch(f"{sender} is no longer in pair {pair.pair_id}")
         return Match(pair, person, answered)
-    candidates = people.pairs_of(sender)
+    candidates = people.active_pairs_of(sender) or people.pairs_of(sender)
     if len(candidates) != 1:
+        ids = ", ".join(sorted(p.pair_id for p in candidates))
         return NoMatch(
-            f"{sender} is in {len(candidates)} pairs and the reply names no email "
-            "mailflow sent, so the pair is unknown"
+            f"{sender} is in {len(candidates)} active pairs ({ids}) and the reply names "
+            "no email mailflow sent, so the pair is unknown"
         )
     pair = candidates[0]
     person = pair.person(sender)

@@ -10,8 +10,8 @@ from pathlib import Path
 from mailflow.app import App
 from mailflow.domain.model import Pair
 from mailflow.domain.schedule import joining_month
-from mailflow.errors import RosterError, TemplateError
-from mailflow.roster import read_roster
+from mailflow.errors import RosterError, StoreError, TemplateError
+from mailflow.roster import Rules, read_roster
 
 
 @dataclass
@@ -79,7 +79,12 @@ def _check_roster(app: App, roster_file: Path | None, report: CheckReport) -> No
             report.notes.append(f"roster: no {path.name} beside the config (nothing to check)")
         return
     try:
-        pairs = read_roster(path)
+        with app.repository(readonly=True) as repo:
+            rules = app.roster_rules(repo)
+    except StoreError:  # no store yet, or one to be repaired (said elsewhere)
+        rules = Rules(allow_multiple_mentors=app.settings.program.allow_multiple_mentors)
+    try:
+        pairs = read_roster(path, rules)
     except RosterError as exc:
         report.errors.extend(exc.problems)
         return

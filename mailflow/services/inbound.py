@@ -36,6 +36,7 @@ from mailflow.domain.model import (
     Kind,
     OutboxEntry,
     Pair,
+    PairState,
 )
 from mailflow.domain.quotes import extract_new_text
 from mailflow.domain.replies import ParsedMessage, body_text, parse_message
@@ -72,7 +73,9 @@ class Inbound:
         self.now = now
         self.zone = ZoneInfo(settings.program.timezone)
         self.domain = settings.mail.domain
-        self.people = PeopleIndex(r.pair for r in state.pairs.values() if r.in_roster)
+        self.people = PeopleIndex((r.pair for r in state.pairs.values() if r.in_roster),
+                                  ended=(r.pair_id for r in state.pairs.values()
+                                         if r.state == PairState.ENDED))
         self.by_token = {reply_token(e.key): e for e in state.outbox}
         self.last_ack = last_ack_times(state.outbox)
         self.queued: list[OutboxEntry] = []
