@@ -83,6 +83,13 @@ _SIG_RE = re.compile(
         r"^(從我的|从我的|发自我的|來自我的).{1,40}$",
         r"^get\s+(\[?outlook|the\s+\S+\s+app)\b.{0,80}$",
         r"^verzonden\s+(met|vanaf|van)\s+.{1,60}$",
+        # Finnish, Czech, Slovak, Turkish, Japanese, Korean phone clients: "Lähetetty
+        # iPhonesta", "Odesláno z iPhonu", "iPhone'umdan gönderildi", "iPhoneから送信",
+        # "iPhone에서 보냄" (only with a device's name: the verbs alone start sentences)
+        r"^(lähetetty|odesláno|odoslané)\s.{0,30}(iphon|ipad|android|samsung|galaxy|"
+        r"outlook|mobiil)\S*\.?$",
+        r"^.{0,20}(iphone|ipad|android|samsung|galaxy|outlook)\S*\s*(から送信|에서\s*보냄|"
+        r"\s+gönderildi)\.?$",
         )
     ),
     re.IGNORECASE,

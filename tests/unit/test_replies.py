@@ -12,7 +12,7 @@ from email.utils import getaddresses
 
 import pytest
 
-from bench.reply_formats import HISTORIES
+from bench.reply_formats import ATTRIBUTIONS, HISTORIES
 from mailflow.domain.keywords import parse_keywords
 from mailflow.domain.replies import (
     _ENCODED_FROM_RE,
@@ -504,6 +504,7 @@ def test_an_address_that_lower_casing_changes_is_never_read_the_fast_way(value: 
     assert problems and "changes when lower-cased" in problems[0]
 
 
+ATTRIBUTION = ATTRIBUTIONS["yandex_ru"]
 # --- attributions, separators and header blocks in the languages clients ship ------------
 # bench/reply_formats.py writes each out as the named client writes it (the corpora have
 # none of these), with our email below it: quoted with ">" and, as webmail and phone
@@ -530,3 +531,24 @@ def test_a_line_of_the_reply_that_only_looks_a_little_like_an_attribution_is_kep
     parsed = parse_message(_message(body))
     assert parsed.new_text == body
     assert _keywords(_message(body)) == ["met", "goal"]
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["Sendt fra min iPhone", "Skickat från min iPhone", "Lähetetty iPhonesta",
+     "Odesláno z iPhonu", "Wysłane z iPhone'a", "Отправлено с iPhone", "Надіслано з iPhone",
+     "iPhone'umdan gönderildi", "iPhoneから送信", "iPhone에서 보냄", "从我的iPhone发送"],
+)
+def test_phone_signatures_in_many_languages_end_the_reply(signature: str) -> None:
+    """Each phone client's "Sent from my iPhone" (as the client writes it) is not new text,
+    and what follows it is history, even unmarked."""
+    raw = _message(f"MET yesterday\n\n{signature}\n\n{ATTRIBUTION}\n{OURS}\n")
+    assert parse_message(raw).new_text == "MET yesterday"
+    assert _keywords(raw) == ["met"]
+
+
+@pytest.mark.parametrize("line", ["Lähetetty eilen kaikille.", "Odesláno včera večer.",
+                                  "Paket gönderildi."])
+def test_the_same_verbs_in_a_sentence_are_kept(line: str) -> None:
+    raw = _message(f"MET yesterday\n{line}\nGOAL a poster")
+    assert parse_message(raw).new_text == f"MET yesterday\n{line}\nGOAL a poster"
