@@ -171,7 +171,7 @@ def build(entry: OutboxEntry, state: ProgramState) -> Addressed:
         state.program, rec.pair, who, sent_on, str(entry.kind), month=month,
         goals=state.goals(rec.pair_id), term_ended=state.term_ended(rec, sent_on),
     )
-    if given is not None:
+    if given is not None:  # an announcement: its template is its own text
         return Addressed(str(entry.kind), who, context, given)
     template = template_for(str(entry.kind), str(who.role))
     if entry.kind == Kind.FEEDBACK and entry.period == REMINDER_PERIOD:

@@ -12,6 +12,7 @@ from mailflow.render.engine import RenderedEmail, Renderer, template_names
 from mailflow.render.mime import OutgoingMessage, build_message
 from mailflow.render.samples import sample_contexts
 from mailflow.services import drafting as context
+from mailflow.services.announce import AnnounceReport, announce
 from mailflow.services.state import ProgramState
 
 _KIND_OF = {"intro_mentor": (Kind.INTRO, Role.MENTOR), "intro_mentee": (Kind.INTRO, Role.MENTEE),
@@ -66,3 +67,16 @@ def preview(app: App, name: str, pair_id: str | None, *,
         kind=kind, pair_id=pair_id, date=now,
     )
     return rendered, message
+
+
+async def preview_announcement(app: App, source: str, audience: str, *,
+                               name: str = "announcement.md",
+                               ) -> tuple[AnnounceReport, RenderedEmail]:
+    """What `mailflow announce --dry-run` checks (every recipient's email renders), and
+    the first recipient's email as it will read; nothing is stored or sent."""
+    report = await announce(app, source, audience, dry_run=True, name=name)
+    with app.repository(readonly=True) as repo:
+        state = ProgramState.load(repo, app.settings.program_model(), app.clock.now())
+    addressed = context.build(report.entries[0], state)
+    given = addressed.given or (source, name)
+    return report, app.renderer().render_given(given[0], given[1], addressed.context)

@@ -1,4 +1,4 @@
-"""The POSTs that change the program: pair actions, resolving, the roster.
+"""The POSTs that change the program: pair actions, resolving, the roster, announcements.
 
 Each calls the service the command line calls (`mailflow pair pause|resume|end`,
 `mailflow roster import`) or the one a liaison's RESOLVED reply goes through,
@@ -18,8 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mailflow.errors import MailflowError, RosterError
+from mailflow.services.announce import announce
 from mailflow.services.escalations import UnknownEscalation, resolve_escalation
 from mailflow.services.pairs import end_pair, pause_pair, resume_pair
+from mailflow.services.preview import preview_announcement
 from mailflow.web.console import Viewer
 from mailflow.web.guard import (
     NotFound,
@@ -34,6 +36,7 @@ from mailflow.web.pages import render
 
 MAX_ROSTER_BYTES = 5 << 20
 ROSTER_SUFFIXES = (".csv", ".txt", ".xlsx")
+MAX_ANNOUNCEMENT = 100_000
 
 
 def _done(url: str, message: str) -> Response:
@@ -127,3 +130,37 @@ async def roster_upload(request: Request, viewer: Viewer, form: FormData) -> Res
 async def roster_form(request: Request, viewer: Viewer) -> Response:
     return render(request, "roster.html", {"apply": False, "problems": [], "report": None,
                                            "error": "", "filename": ""})
+
+
+def _announce_context(form: FormData | None = None) -> dict[str, Any]:
+    return {"subject": field(form, "subject") if form else "",
+            "body": field(form, "body") if form else "",
+            "to": field(form, "to", "all") if form else "all",
+            "error": "", "preview": None, "report": None, "sent": None}
+
+
+@page
+@coordinators_only
+async def announce_form(request: Request, viewer: Viewer) -> Response:
+    return render(request, "announce.html", _announce_context())
+
+
+@action
+@coordinators_only
+async def announce_post(request: Request, viewer: Viewer, form: FormData) -> Response:
+    """As `mailflow announce`: checked for every recipient first; ``preview=1`` sends nothing."""
+    context = _announce_context(form)
+    subject = " ".join(context["subject"].split())[:300]
+    source = f"Subject: {subject}\n\n{context['body'][:MAX_ANNOUNCEMENT]}"
+    app = console_of(request).app
+    try:
+        if field(form, "preview") == "1":
+            context["report"], context["preview"] = await preview_announcement(
+                app, source, context["to"])
+        else:
+            context["report"] = await announce(app, source, context["to"])
+            context["sent"] = context["report"].sent
+    except MailflowError as exc:
+        context["error"] = str(exc)
+        return render(request, "announce.html", context, status_code=400)
+    return render(request, "announce.html", context)

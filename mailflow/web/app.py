@@ -100,6 +100,8 @@ def routes() -> list[Route | Mount]:
         Route("/templates/{name}/revert", editor.template_revert, methods=["POST"]),
         Route("/roster", actions.roster_form, methods=["GET"]),
         Route("/roster", actions.roster_upload, methods=["POST"]),
+        Route("/announce", actions.announce_form, methods=["GET"]),
+        Route("/announce", actions.announce_post, methods=["POST"]),
         Route("/export/{what}.csv", views.export_csv, methods=["GET"]),
         Route("/api/status", views.api_status, methods=["GET"]),
         Mount("/static", StaticFiles(directory=str(files("mailflow.web").joinpath("static"))),

@@ -80,7 +80,7 @@ def test_a_liaison_gets_404_for_anything_not_theirs(console: Console,
     missing = liaison_b.get("/no/such/page")
     assert missing.status_code == 404
     token = _form(liaison_b, "/")
-    for path in ("/pairs/P1", "/pairs/P2", "/templates", "/templates/topic",
+    for path in ("/pairs/P1", "/pairs/P2", "/templates", "/templates/topic", "/announce",
                  "/templates/topic/history", "/roster", "/report", "/export/events.csv",
                  "/export/outbox.csv", "/export/escalations.csv", "/pairs/NOPE"):
         response = liaison_b.get(path)
@@ -88,7 +88,8 @@ def test_a_liaison_gets_404_for_anything_not_theirs(console: Console,
         assert response.text == missing.text, path
     for path, data in (("/escalations/P1-help-1/resolve", {"note": "mine now"}),
                        ("/pairs/P3/pause", {}), ("/pairs/P1/end", {}),
-                       ("/templates/topic", {"source": "Subject: x\n\ny"})):
+                       ("/templates/topic", {"source": "Subject: x\n\ny"}),
+                       ("/announce", {"to": "all", "subject": "s", "body": "b"})):
         response = liaison_b.post(path, data={"csrf_token": token, **data})
         assert response.status_code == 404, path
     page = liaison_b.get("/escalations")

@@ -141,3 +141,47 @@ def test_a_roster_upload_without_a_file_says_so(coordinator: httpx.Client) -> No
     response = coordinator.post("/roster", data={"csrf_token": token},
                                 files={"file": ("", b"", "text/csv")})
     assert response.status_code == 400 and 'id="roster-error"' in response.text
+
+
+def _announce(client: httpx.Client, **data: str) -> httpx.Response:
+    token = csrf_of(client.get("/announce").text)
+    return client.post("/announce", data={"csrf_token": token, **data})
+
+
+def _announcements(console: Console) -> list[str]:
+    return [m.rcpt_tos[0] for m in console.smtp.messages
+            if m.message()["X-Mailflow-Kind"] == "announcement"]
+
+
+def test_an_announcement_is_previewed_then_sent_once(console: Console,
+                                                    coordinator: httpx.Client) -> None:
+    body = "Dear {{ recipient.first_name }},\n\nThe **spring social** is on 12 March."
+    shown = _announce(coordinator, to="mentors", subject="Spring social <3", body=body,
+                      preview="1")
+    assert shown.status_code == 200, shown.text
+    text = html.unescape(re.search(r'<pre id="preview-text">(.*?)</pre>', shown.text,
+                                   re.S).group(1))
+    assert text.startswith("Dear ") and "spring social" in text
+    assert "Spring social &lt;3" in shown.text  # the subject, as text
+    assert _announcements(console) == []
+    sent = _announce(coordinator, to="mentors", subject="Spring social <3", body=body)
+    assert sent.status_code == 200 and 'id="announce-sent"' in sent.text
+    console.smtp.wait_for(len(console.smtp.messages))
+    mentors = sorted(_announcements(console))
+    assert mentors and all("mentor" in m or "@lib.example" in m for m in mentors)
+    again = _announce(coordinator, to="mentors", subject="Spring social <3", body=body)
+    assert again.status_code == 200 and "recorded by an earlier send" in again.text
+    assert sorted(_announcements(console)) == mentors  # nobody got it twice
+
+
+def test_an_announcement_that_does_not_render_sends_nothing(console: Console,
+                                                          coordinator: httpx.Client) -> None:
+    before = len(_announcements(console))
+    for preview in ("1", ""):
+        response = _announce(coordinator, to="all", subject="News",
+                             body="Hello\n\n{{ recipient.nickname }}", preview=preview)
+        assert response.status_code == 400
+        assert "announcement.md:5:" in html.unescape(response.text), response.text
+    unknown = _announce(coordinator, to="P404", subject="News", body="Hello")
+    assert unknown.status_code == 400 and "P404" in html.unescape(unknown.text)
+    assert len(_announcements(console)) == before
