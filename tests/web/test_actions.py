@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 
 import httpx
 import pytest
-from conftest import LIAISON_A, LIAISON_B, Console, csrf_of
+from webconsole import LIAISON_A, LIAISON_B, Console, csrf_of
 
 from mailflow.domain.model import Escalation, EscalationReason, Event, EventType
 

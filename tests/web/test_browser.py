@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from browser import DESKTOP, PHONE, assert_accessible, save_screenshot
-from conftest import COORDINATOR, LIAISON_A, Console, csrf_of
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from webconsole import COORDINATOR, LIAISON_A, Console, csrf_of
 
 BROKEN_ROSTER = (
     "pair_id;mentor_name;mentor_email;mentee_name;mentee_email;liaison_name;liaison_email\r\n"

@@ -6,7 +6,7 @@ import html
 import re
 
 import httpx
-from conftest import Console, csrf_of
+from webconsole import Console, csrf_of
 
 BAD_LINE = ("Subject: Month {{ pair.month }}\n\nDear {{ recipient.first_name }},\n\n"
             "{{ pair.mentorr.name }}\n")

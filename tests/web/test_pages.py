@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import Console
+from webconsole import Console
 
 PAGES = ["/", "/pairs/P1", "/pairs/P3", "/escalations", "/plan", "/templates",
          "/templates/topic", "/templates/layout", "/templates/topic/history", "/roster",

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import free_port, start_console
 from smtp_server import RecordingSmtpServer
+from webconsole import free_port, start_console
 
 
 def _mailflow(config: Path, *args: str) -> subprocess.Popen[str]:

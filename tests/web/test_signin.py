@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from conftest import COORDINATOR, LIAISON_A, LIAISON_B, Console, csrf_of
+from webconsole import COORDINATOR, LIAISON_A, LIAISON_B, Console, csrf_of
 
 
 def _use_link(console: Console, client: httpx.Client, link: str) -> httpx.Response:
