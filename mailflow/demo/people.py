@@ -3,10 +3,14 @@
 Each pair has a part to play over the term (see ``Scenario``): one mentee asks for
 help, one mentor is away and their mail program answers for them, one mentor's
 mailbox bounces a message, one mentee writes once from a personal address, and
-the last pair never replies at all. The others simply meet and say so. Along the
-way mentors record their first contact (CONTACTED), pairs mark a goal reached in
-month 7 (DONE), everyone rates the program in their feedback (RATING), and the
-first pair's mentor takes back a MET sent with last month's date (UNDO).
+the last pair never replies at all: its mentor is reminded to make first contact,
+its liaison told, both are nudged, the liaison hears again, and at the liaison's
+word the committee ends the match. The others simply meet and say so. Along the
+way mentors record their first contact (CONTACTED), everyone rates the pairing at
+the mid-term check-in (RATING; the mentee who asked for help rates it 2), pairs
+mark a goal reached in month 7 (DONE), everyone rates the program in their
+feedback, the first pair's mentor takes back a MET sent with last month's date
+(UNDO), and the committee announces a mid-year get-together to everyone.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ class Scenario(Enum):
     HELP = "the mentee asks for help"
     AWAY = "the mentor is away: out-of-office replies"
     BOUNCE = "a message to the mentor bounces; the mentee once writes from home"
-    QUIET = "never replies: nudged, then escalated"
+    QUIET = "never replies: first-contact reminder, nudged, escalated, then ended"
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,10 @@ from mailflow.demo.script import Participants
 from mailflow.demo.servers import DemoImapServer, MailCatcher
 from mailflow.demo.summary import DemoSummary, collect
 from mailflow.domain.calendar import latest_digest_at
-from mailflow.domain.schedule import add_months, term_end
+from mailflow.domain.schedule import add_months, month_start, term_end
 from mailflow.errors import MailflowError
+from mailflow.services.announce import announce
+from mailflow.services.pairs import end_pair
 from mailflow.services.state import ProgramState
 
 log = logging.getLogger("mailflow.demo")
@@ -50,6 +52,24 @@ TIMEZONE = "America/Chicago"
 MONTHS = 9
 SEND_HOUR, POLL_HOURS = 9, (12, 21)
 DAYS_AFTER_TERM = 8  # feedback replies and a letter request come in after the term
+ANNOUNCE_MONTH = 5  # the committee invites everyone to a mid-year get-together
+ANNOUNCEMENT = """Subject: You are invited: the {{ program.name }} mid-year get-together
+
+Dear {{ recipient.first_name }},
+
+We are halfway through the program, and the committee would like to thank every mentor, \
+mentee and liaison for the time they give. Join us for an informal online get-together \
+on the last Thursday of this month, 12:00 to 13:00: a short welcome, then small groups to \
+swap what has worked in your conversations so far.
+
+{% if pair %}Bring a question you and {{ partner.first_name }} have been working on, or \
+simply come to meet the other pairs.{% else %}Liaisons: a good moment to meet the pairs \
+you look after.{% endif %}
+
+There is nothing to reply to this email; the link will follow a week before.
+
+The mentoring committee
+"""
 MIN_PAIRS, MAX_PAIRS = 4, 40
 
 
@@ -204,9 +224,32 @@ class _Term:
                 passes.append((digest, True))
             for moment, digests in sorted(passes):
                 await self._send(moment, digests=digests)
+            if day == month_start(first, ANNOUNCE_MONTH):
+                await self._announce(day)
             for hour in POLL_HOURS:
                 await self._poll(day, hour)
+            self._coordinate(day)
             day += timedelta(days=1)
+
+    async def _announce(self, day: date) -> None:
+        """The coordinator's one-off email to everyone (`mailflow announce --to all`)."""
+        self.clock.set(_at(day, SEND_HOUR + 1))
+        report = await announce(self.app, ANNOUNCEMENT, "all", name="midyear-gathering.md")
+        sent = report.sent
+        if sent.connection_error or sent.failed or sent.held:
+            raise MailflowError(f"the announcement on {day} did not go through: "
+                                f"{sent.connection_error or sent.failed + sent.held}")
+        self.people.read(self.smtp.take_new())
+
+    def _coordinate(self, day: date) -> None:
+        """What the coordinator does by hand at the end of the day: end the matches a
+        liaison asked to end (`mailflow pair end`)."""
+        for pair, when in list(self.people.ended):
+            if when <= day:
+                self.people.ended.remove((pair, when))
+                self.clock.set(_at(day, 17))
+                end_pair(self.app, pair.pair_id, "the mentor left; the liaison asked to end "
+                         "the match")
 
     async def _send(self, moment: datetime, *, digests: bool) -> None:
         self.clock.set(moment)

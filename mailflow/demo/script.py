@@ -46,6 +46,8 @@ class Participants:
         self._pending: list[Outgoing] = []
         self._seq = 0
         self._away_answered: set[str] = set()
+        # pairs the committee is asked to end, and from which day (the demo ends them)
+        self.ended: list[tuple[PairCast, date]] = []
 
     # --- the queue -----------------------------------------------------------------
 
@@ -106,6 +108,23 @@ class Participants:
             self._reply(msg, who, "RESOLVED The mailbox was full after a long leave; it has "
                         "been cleared and mail gets through again.",
                         self._at(day + timedelta(1), 16, 5), "resolved")
+        elif "No first contact yet" in subject:
+            self._reply(msg, who, "RESOLVED I wrote to both of them and left a voicemail for "
+                        "the mentor; I will follow up if the pair stays silent.",
+                        self._at(day + timedelta(2), 11, 20), "resolved")
+        elif "No meeting recorded" in subject:
+            pair = self._pair_of(msg)
+            mentee = pair.mentee.first_name if pair else "the mentee"
+            self._reply(msg, who, f"RESOLVED Reached {mentee} by phone at last: the mentor "
+                        "left the library system over the summer and never started. Please "
+                        f"end this match; {mentee} would welcome a new mentor.",
+                        self._at(day + timedelta(2), 15, 40), "resolved-end")
+            if pair is not None:
+                self.ended.append((pair, day + timedelta(3)))
+
+    def _pair_of(self, msg: EmailMessage) -> PairCast | None:
+        pair_id = str(msg.get("X-Mailflow-Pair", ""))
+        return next((p for p in self.cast.pairs if p.pair_id == pair_id), None)
 
     def _away(self, msg: EmailMessage, pair: PairCast, who: Person, sent: datetime) -> bool:
         """The away mentor's mail program answers (once) while they are out."""
@@ -136,7 +155,9 @@ class Participants:
             self._reply(msg, who, f"MET {met.isoformat()} Sorry for the silence, we finally "
                         "found a time and caught up on everything.",
                         self._at(met, 20, 40), "met")
-        elif kind == "feedback":
+        elif kind == "midpoint":
+            self._midpoint(msg, pair, who, day)
+        elif kind == "feedback" and "reminder" not in str(msg["Subject"]).lower():
             self._feedback(msg, pair, who, day)
 
     def _intro(self, msg: EmailMessage, pair: PairCast, who: Person, day: date) -> None:
@@ -198,6 +219,19 @@ class Participants:
             self._reply(msg, who, body, at, "personal-address", from_address=home)
             return
         self._reply(msg, who, body, at, "met")
+
+    def _midpoint(self, msg: EmailMessage, pair: PairCast, who: Person, day: date) -> None:
+        """The mid-term check-in: each person rates how it is going; the mentee who asked
+        for help in month 3 is still not happy."""
+        if pair.scenario == Scenario.HELP and who == pair.mentee:
+            body = ("RATING 2 We meet online now, but it is hard to keep going with my "
+                    "evening shifts. I am not sure this is working for either of us.")
+        elif who == pair.mentor:
+            body = "RATING 5 Going well: we have settled into a monthly rhythm."
+        else:
+            body = "RATING 4 Very useful so far, though our goals need updating."
+        self._reply(msg, who, body, self._at(day + timedelta(1 + pair.index % 2), 18, 45),
+                    "rating")
 
     def _feedback(self, msg: EmailMessage, pair: PairCast, who: Person, day: date) -> None:
         text = ("RATING 5" if who == pair.mentor else "RATING 4") + "\n\n" + \

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from mailflow.domain.model import EventType, OutboxStatus
+from mailflow.domain.ledger import LOW_RATING, in_force
+from mailflow.domain.model import EventType, Kind, OutboxStatus, PairState
 from mailflow.repository import Repository
 
 
@@ -27,6 +28,10 @@ class DemoSummary:
     events_by_type: dict[str, int] = field(default_factory=dict)
     escalations_opened: dict[str, int] = field(default_factory=dict)
     escalations_resolved: int = 0
+    ratings_midterm: int = 0  # RATING replies (in force) before the term's end
+    ratings_low: int = 0  # of 1 or 2
+    announcements: int = 0  # distinct announcements sent
+    ended_pairs: list[str] = field(default_factory=list)
     report: Path | None = None
     report_note: str = ""
     elapsed_seconds: float = 0.0
@@ -69,6 +74,14 @@ def collect(summary: DemoSummary, repo: Repository) -> DemoSummary:
     summary.escalations_opened = dict(sorted(Counter(str(e.reason) for e in escalations)
                                              .items()))
     summary.escalations_resolved = sum(1 for e in escalations if e.resolved_at is not None)
+    ratings = [e for e in in_force(repo.events()) if e.type == EventType.RATING]
+    summary.ratings_midterm = sum(1 for e in ratings if e.time.date() < summary.term[1])
+    summary.ratings_low = sum(1 for e in ratings if e.value.isdigit()
+                              and int(e.value) <= LOW_RATING)
+    summary.announcements = len({e.period for e in repo.outbox()
+                                 if e.kind == Kind.ANNOUNCEMENT and e.status == OutboxStatus.SENT})
+    summary.ended_pairs = sorted(pid for pid, rec in repo.pairs().items()
+                                 if rec.state == PairState.ENDED)
     _check(summary, repo)
     return summary
 
@@ -123,8 +136,12 @@ def render(s: DemoSummary) -> str:
         f"Check-ins:          {checkins} MET, {ev.get(str(EventType.NOT_MET), 0)} NOT MET",
         f"Goals recorded:     {ev.get(str(EventType.GOAL), 0)}",
         f"Goals reached:      {ev.get(str(EventType.GOAL_DONE), 0)}",
-        f"First contacts:     {ev.get(str(EventType.CONTACTED), 0)}",
-        f"Ratings:            {ev.get(str(EventType.RATING), 0)}",
+        f"First contacts:     {ev.get(str(EventType.CONTACTED), 0)} CONTACTED; "
+        f"{s.sent_by_kind.get(str(Kind.FIRST_CONTACT), 0)} mentor(s) reminded, "
+        f"{s.escalations_opened.get('no_contact', 0)} pair(s) never made contact "
+        "(liaison told)",
+        f"Ratings:            {ev.get(str(EventType.RATING), 0)} ({s.ratings_midterm} at the "
+        f"mid-term check-in, {s.ratings_low} low)",
         f"Withdrawn by UNDO:  {ev.get(str(EventType.UNDONE), 0)}",
         f"Escalations:        {sum(s.escalations_opened.values())} opened "
         f"({_line(s.escalations_opened)}), {s.escalations_resolved} resolved",
@@ -133,6 +150,10 @@ def render(s: DemoSummary) -> str:
         f"Quarantined:        {ev.get(str(EventType.QUARANTINED), 0)}",
         f"Feedback replies:   {ev.get(str(EventType.FEEDBACK), 0)}; letters requested: "
         f"{ev.get(str(EventType.LETTER_REQUEST), 0)}",
+        f"Announcements:      {s.announcements} "
+        f"({s.sent_by_kind.get(str(Kind.ANNOUNCEMENT), 0)} emails)",
+        f"Matches ended:      {len(s.ended_pairs)}"
+        + (f" ({', '.join(s.ended_pairs)})" if s.ended_pairs else ""),
     ]
     if s.problems:
         lines += ["", "PROBLEMS (the store, the mailboxes and the IMAP folders disagree):"]

@@ -7,9 +7,12 @@ liaison or coordinator gets it only when something is new since their last
 digest, or still needs them:
 
 - new: an escalation opened or resolved, a pair gone quiet (a nudge went out),
-  a low rating (1 or 2), a bounce, an end request;
-- still needs them: an open escalation; for coordinators also failed emails
-  and quarantined replies waiting.
+  a low rating (1 or 2), a bounce, an end request; for coordinators also an
+  email that failed and a reply quarantined;
+- still needs them: an open escalation (it stays open until someone resolves it).
+
+A failed email or a quarantined reply is news once, not every week: a spam
+message in the quarantine must not earn the coordinators a digest forever.
 
 With `"always"` every digest due is sent once those two rules allow it. A
 liaison's pairs are the pairs in their care; a coordinator's are all pairs. A
@@ -20,6 +23,7 @@ occurrence), so the outbox export says why nobody heard that week.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -96,15 +100,16 @@ class Attention:
         """Something open, known by the digest's time, that needs this person."""
         until = planned.due_at
         scope = set(pair_ids)
-        if any(esc.pair_id in scope and esc.opened_at <= until
-               and (esc.resolved_at is None or esc.resolved_at > until)
-               for esc in self.state.escalations):
-            return True
-        if planned.role != Role.COORDINATOR:
-            return False
-        return any(e.status == OutboxStatus.FAILED and e.due_at <= until
+        return any(esc.pair_id in scope and esc.opened_at <= until
+                   and (esc.resolved_at is None or esc.resolved_at > until)
+                   for esc in self.state.escalations)
+
+    def coordinator_news(self, new: Callable[[datetime | None], bool]) -> bool:
+        """An email that failed (last tried) or a reply quarantined since the last digest."""
+        return any(e.status == OutboxStatus.FAILED and new(e.sent_at or e.next_attempt_at
+                                                            or e.due_at)
                    for e in self.state.outbox) or any(
-            str(r.get("at") or "") <= until.isoformat() for r in self.state.quarantined)
+            new(_moment(r.get("at"))) for r in self.state.quarantined)
 
     def has_news(self, planned: PlannedEmail, pair_ids: list[str]) -> bool:
         """Something new since this person's last digest (ever, before their first)."""
@@ -118,6 +123,8 @@ class Attention:
         if any(esc.pair_id in scope and (new(esc.opened_at) or new(esc.resolved_at))
                for esc in self.state.escalations):
             return True
+        if planned.role == Role.COORDINATOR and self.coordinator_news(new):
+            return True
         for pair_id in pair_ids:
             if any(new(day) for day in self.nudged.get(pair_id, ())):
                 return True  # a pair gone quiet
@@ -125,6 +132,13 @@ class Attention:
                    for e in in_force(self.state.events_by_pair.get(pair_id, ()))):
                 return True
         return False
+
+
+def _moment(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def decide_digests(state: ProgramState, planned: list[PlannedEmail]) -> list[PlannedEmail]:

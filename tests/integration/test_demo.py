@@ -93,8 +93,21 @@ def test_demo_runs_a_term_and_its_summary_matches_the_mailboxes_and_the_store(
     assert _summary_line(out, "Goals recorded") == str(events["goal"])
     # the new keywords (SPEC 3): a first contact, goals reached, ratings, an UNDO
     assert _summary_line(out, "Goals reached") == str(events["goal_done"]) != "0"
-    assert _summary_line(out, "First contacts") == str(events["contacted"]) != "0"
-    assert _summary_line(out, "Ratings") == str(events["rating"]) != "0"
+    # first contact (SPEC 2): two mentors said CONTACTED; the quiet pair's mentor was
+    # reminded and its liaison told
+    assert events["contacted"] == 2 and sent["first_contact"] == 1
+    assert _summary_line(out, "First contacts") == (
+        f"{events['contacted']} CONTACTED; 1 mentor(s) reminded, 1 pair(s) never made "
+        "contact (liaison told)")
+    # ratings at the mid-term check-in (one of them low) and with the feedback
+    ratings = [row for row in _export(folder / "config.toml", "events")
+               if row["type"] == "rating"]
+    low = [row for row in ratings if int(row["value"]) <= 2]
+    assert sent["midpoint"] == 6 and len(low) == 1 and len(ratings) == 12
+    assert _summary_line(out, "Ratings") == f"{len(ratings)} (6 at the mid-term check-in, 1 low)"
+    # the committee's mid-year announcement, to everyone in a running pair and the liaisons
+    assert sent["announcement"] == 8
+    assert _summary_line(out, "Announcements") == "1 (8 emails)"
     assert _summary_line(out, "Withdrawn by UNDO") == str(events["undone"]) == "1"
     assert _summary_line(out, "Bounces") == str(events["bounce"]) == "1"
     assert _summary_line(out, "Auto-replies") == str(events["auto_reply"]) == "1"
@@ -104,14 +117,17 @@ def test_demo_runs_a_term_and_its_summary_matches_the_mailboxes_and_the_store(
     escalations = _export(folder / "config.toml", "escalations")
     opened = Counter(row["reason"] for row in escalations)
     resolved = sum(1 for row in escalations if row["resolved_at"])
-    # the quiet pair never made first contact: no_contact, then quiet (SPEC 2)
-    assert opened == {"help": 1, "bounce": 1, "no_contact": 1, "quiet": 1} and resolved == 2
+    # the quiet pair never made first contact: no_contact, then quiet (SPEC 2); the liaison
+    # answers both, the second time asking the committee to end the match
+    assert opened == {"help": 1, "bounce": 1, "no_contact": 1, "quiet": 1} and resolved == 4
     assert _summary_line(out, "Escalations") == (
         f"4 opened (1 bounce, 1 help, 1 no_contact, 1 quiet), {resolved} resolved")
+    assert _summary_line(out, "Matches ended") == "1 (P04)"
 
-    # the quiet pair was nudged, then escalated, and never wrote
+    # the quiet pair was reminded, nudged, then escalated, never wrote, and was ended
     quiet = [row for row in outbox if row["pair_id"] == "P04"]
-    assert {row["kind"] for row in quiet} >= {"nudge", "escalation"}
+    assert {row["kind"] for row in quiet} >= {"first_contact", "nudge", "escalation"}
+    assert "midpoint" not in {row["kind"] for row in quiet}  # ended in month 3
     assert not any(row["pair_id"] == "P04" and row["type"] == "met"
                    for row in _export(folder / "config.toml", "events"))
 

@@ -738,7 +738,8 @@ def weekly_digests(state: ProgramState, last: date) -> dict[tuple[str, date], st
                          e.resolved_at <= now else None)
                  for e in escalations if e.opened_at <= now]
         today = ProgramState(state.program, now, state.pairs,
-                             {"p1": [e for e in events if e.time <= now]}, known, outbox, [])
+                             {"p1": [e for e in events if e.time <= now]}, known, outbox,
+                             list(state.quarantined))
         due = digests_due(state.program, [pair().liaison], now, {e.key for e in outbox})
         for d in decide_digests(today, due):
             entry = d.to_outbox_entry("lib.org")
@@ -798,3 +799,14 @@ def test_no_digest_reaches_a_liaison_before_their_welcome() -> None:
     got = weekly_digests(digest_state(program(), [], [helped], welcomed=False), MONDAYS[1])
     assert got[(LIAISON, MONDAYS[0])] == "the liaison's welcome has not gone out yet"
     assert sent_on(got, "coord@lib.org") == MONDAYS[:2]
+
+
+def test_a_quarantined_reply_is_news_for_the_coordinators_once() -> None:
+    state = digest_state(program())
+    state = ProgramState(state.program, state.now, state.pairs, state.events_by_pair, [],
+                         list(state.outbox),
+                         [{"id": "<q@x>", "outcome": "quarantined",
+                           "at": datetime(2025, 1, 22, 12, tzinfo=UTC).isoformat()}])
+    got = weekly_digests(state, MONDAYS[2])
+    assert sent_on(got, "coord@lib.org") == [date(2025, 1, 27)]
+    assert sent_on(got, LIAISON) == []
