@@ -150,7 +150,7 @@ def test_the_session_cookie_flags(console: Console) -> None:
     flags = {part.strip().split("=")[0].lower(): part for part in cookie.split(";")[1:]}
     assert "httponly" in flags and flags["samesite"].strip().lower() == "samesite=lax"
     assert flags["max-age"].strip() == f"Max-Age={12 * 3600}" and flags["path"].strip() == "Path=/"
-    assert "secure" not in flags  # base_url is http here; see test_secure_cookie
+    assert "secure" not in flags  # base_url is http here; see test_https.py
 
 
 def test_every_page_sends_the_security_headers(console: Console) -> None:
