@@ -16,9 +16,10 @@
   and ``GET /introspect`` with a bearer token: ``{"active": true, "username": mailbox}``
   for a live access token, ``{"active": false}`` otherwise.
 
-Access tokens live ``lifetime`` seconds. ``revoke(client_id)`` kills a client's access
-and refresh tokens; ``set_secret`` changes a client's secret (the old one is refused
-with ``invalid_client``). ``check(token)`` is what the SMTP test server asks.
+Access tokens live ``lifetime`` seconds (or their client's own ``lifetime``).
+``revoke(client_id)`` kills a client's access and refresh tokens; ``set_secret``
+changes a client's secret (the old one is refused with ``invalid_client``).
+``check(token)`` is what the SMTP test server asks.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Client:
     secret: str | None  # None: a public client (device flow, loopback flow)
     mailboxes: set[str]  # what its app-only tokens may open (Add-MailboxPermission)
     public_key: RSAKey | None = None  # a service account's
+    lifetime: float | None = None  # of its access tokens, instead of the server's
 
 
 @dataclass
@@ -110,10 +112,10 @@ class OAuthServer:
     # --- what a test arranges ----------------------------------------------------------
 
     def add_client(self, mailboxes: set[str] | None = None, *, public: bool = False,
-                   public_key: RSAKey | None = None) -> Client:
+                   public_key: RSAKey | None = None, lifetime: float | None = None) -> Client:
         client = Client(f"app-{secrets.token_hex(4)}",
                         None if public else "secret-" + secrets.token_urlsafe(16),
-                        set(mailboxes or ()), public_key)
+                        set(mailboxes or ()), public_key, lifetime)
         with self._lock:
             self.clients[client.client_id] = client
         return client
@@ -160,11 +162,12 @@ class OAuthServer:
                refresh: bool) -> dict[str, Any]:
         token = "at-" + secrets.token_urlsafe(24)
         with self._lock:
+            lifetime = self.clients[client_id].lifetime or self.lifetime
             self.every_token.append(token)
-            self._access[token] = _Access(client_id, mailbox, scope, time.time() + self.lifetime)
+            self._access[token] = _Access(client_id, mailbox, scope, time.time() + lifetime)
             self.issued[grant] += 1
         body: dict[str, Any] = {"access_token": token, "token_type": "Bearer",
-                                "expires_in": self.lifetime, "scope": scope}
+                                "expires_in": lifetime, "scope": scope}
         if refresh:
             rt = "rt-" + secrets.token_urlsafe(24)
             with self._lock:

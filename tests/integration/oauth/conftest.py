@@ -36,7 +36,8 @@ from mailflow.config import OAuth2Settings  # noqa: E402
 @pytest.fixture
 def mailbox(oauth_server: OAuthServer, imap_account: ImapAccount,
             monkeypatch: pytest.MonkeyPatch) -> Mailbox:
-    client = oauth_server.add_client({imap_account.username})
+    # tokens that outlive a test, unless it shortens them (client.lifetime)
+    client = oauth_server.add_client({imap_account.username}, lifetime=60)
     monkeypatch.setenv(SECRET_ENV, client.secret or "")
     return Mailbox(imap_account, client, oauth_server)
 

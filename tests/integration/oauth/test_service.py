@@ -95,7 +95,7 @@ async def _run(app: App, seconds: float) -> Service:
 async def test_service_runs_several_token_lifetimes_without_a_failed_pass(
         tmp_path: Path, mailbox: Mailbox, oauth_smtp: RecordingSmtpServer,
         log_lines: _Lines) -> None:
-    lifetime = mailbox.server.lifetime
+    lifetime = mailbox.client.lifetime = 3.0
     program = oauth_program(tmp_path / "p", mailbox, oauth_smtp,
                             custom_toml(mailbox.server, mailbox.client, mechanism="OAUTHBEARER"),
                             poll_seconds=0.5)
