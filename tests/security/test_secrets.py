@@ -83,6 +83,15 @@ def _set_imap(program: Program, imap: ImapAccount, **changes: str) -> None:
     program.config.write_text(text[:start] + block + "\n" + text[end:])
 
 
+def _inside_token(sasl: str) -> str:
+    """24 base64 characters of a SASL string that encode only bytes of its token."""
+    import base64
+
+    start = base64.b64decode(sasl).index(b"auth=Bearer ") + len(b"auth=Bearer ")
+    first = (start + 2) // 3 * 4  # the first base64 group that begins inside the token
+    return sasl[first:first + 24]
+
+
 def _assert_no_secret(where: str, text: str, secrets: tuple[str, ...]) -> None:
     for secret in secrets:
         assert secret not in text, f"a password appears in {where}"
@@ -202,6 +211,8 @@ def test_no_oauth_token_or_secret_in_logs_outputs_exports_store_or_tracebacks(
     from oauth_helpers import SECRET_ENV, Mailbox, custom_toml, oauth_program
     from oauth_server import OAuthServer
 
+    from mailflow.oauth.sasl import initial_response
+
     assert isinstance(oauth_server, OAuthServer)
     for name in ("httpx2", "httpcore2", "authlib"):
         monkeypatch.setattr(logging.getLogger(name), "level", logging.DEBUG)
@@ -240,6 +251,13 @@ def test_no_oauth_token_or_secret_in_logs_outputs_exports_store_or_tracebacks(
         run("check", "check")
     secrets = (old_secret, client.secret or "", *oauth_server.every_token)
     assert len(oauth_server.every_token) >= 6  # access and refresh tokens were issued
+    # the SASL strings too: base64 hides a token from a plain search, not from a reader
+    sasl_strings = tuple(
+        initial_response(mechanism, imap_account.username, token, host, port)
+        for token in oauth_server.every_token for mechanism in ("XOAUTH2", "OAUTHBEARER")
+        for host, port in ((imap_account.host, imap_account.server.imaps_port),
+                           (smtp.host, smtp.port)))
+    secrets += tuple(_inside_token(s) for s in sasl_strings)
     for name, text in outputs.items():
         _assert_no_secret(f"the output of {name}", text, secrets)
     _assert_no_secret("the log", "\n".join(every_log_line.lines), secrets)
