@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mailflow.errors import MailflowError, RosterError
+from mailflow.errors import MailflowError, RosterError, UnknownPairError
 from mailflow.services.announce import announce
 from mailflow.services.escalations import UnknownEscalation, resolve_escalation
 from mailflow.services.pairs import end_pair, pause_pair, resume_pair
@@ -61,9 +61,9 @@ async def pair_action(request: Request, viewer: Viewer, form: FormData) -> Respo
             message = "The match is ended"
         else:
             raise NotFound()
+    except UnknownPairError:
+        raise NotFound() from None
     except MailflowError as exc:
-        if "no pair" in str(exc):
-            raise NotFound() from None
         message = f"Not done: {exc}"
     return _done(url, message)
 

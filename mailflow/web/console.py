@@ -70,6 +70,8 @@ class Console:
         self.keyring = Keyring(load_or_create_key(key_path(storage)))
         self.auth = AuthStore(auth_path(storage), self.keyring)
         self.sending: set[asyncio.Task[bool]] = set()
+        self._liaison_cache: tuple[tuple[int, ...], dict[str, tuple[str, frozenset[str]]]] \
+            | None = None
         # links and sessions expire in real time, also when `run --speed` runs the program
         # clock faster; --now alone (a fixed moment) is kept, for tests and dry runs
         self.clock: Clock = SystemClock() if isinstance(app.clock, AcceleratedClock) \
@@ -93,14 +95,35 @@ class Console:
         """The person behind a session, with what they may see; None if no longer allowed."""
         if email in self.app.settings.program.coordinators:
             return Viewer(email, "", True)
-        with self.app.repository(readonly=True) as repo:
-            pairs = repo.pairs()
-        own = frozenset(pid for pid, rec in pairs.items()
-                        if rec.in_roster and rec.pair.liaison.email == email)
-        if not own:
-            return None
-        name = next(pairs[pid].pair.liaison.name for pid in sorted(own))
-        return Viewer(email, name, False, own)
+        found = self._liaisons().get(email)
+        return None if found is None else Viewer(email, found[0], False, found[1])
+
+    def _liaisons(self) -> dict[str, tuple[str, frozenset[str]]]:
+        """Each roster liaison's name and pairs; read again only when the store changed."""
+        stamp = self._store_stamp()
+        if self._liaison_cache is None or self._liaison_cache[0] != stamp:
+            with self.app.repository(readonly=True) as repo:
+                pairs = repo.pairs()
+            names: dict[str, str] = {}
+            own: dict[str, set[str]] = {}
+            for pair_id, rec in sorted(pairs.items()):
+                if rec.in_roster:
+                    liaison = rec.pair.liaison
+                    names.setdefault(liaison.email, liaison.name)
+                    own.setdefault(liaison.email, set()).add(pair_id)
+            self._liaison_cache = (stamp, {e: (names[e], frozenset(p)) for e, p in own.items()})
+        return self._liaison_cache[1]
+
+    def _store_stamp(self) -> tuple[int, ...]:
+        stamp: list[int] = []
+        storage = self.app.settings.storage_path
+        for path in (storage, storage.with_name(storage.name + ".journal")):
+            try:
+                info = path.stat()
+                stamp += [info.st_mtime_ns, info.st_size, info.st_ino]
+            except FileNotFoundError:
+                stamp += [0, 0, 0]
+        return tuple(stamp)
 
     # --- the login email ---------------------------------------------------------------
 

@@ -146,6 +146,8 @@ def test_pause_resume_and_end_are_recorded_like_the_command_line(
         response = coordinator.post(f"/pairs/P2/{verb}", data={"csrf_token": token, **data})
         assert response.status_code == 303 and response.headers["location"].startswith(
             "/pairs/P2?done=")
+    for path in ("/pairs/NOPE/pause", "/pairs/P2/explode"):
+        assert coordinator.post(path, data={"csrf_token": token}).status_code == 404, path
     events = [e for e in _events(coordinator) if e["pair_id"] == "P2"]
     assert [e["type"] for e in events][-3:] == ["pause", "resume", "resolved"]
     assert all(e["message_id"] == "" and e["role"] == "coordinator" for e in events[-3:])

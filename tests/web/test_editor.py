@@ -117,7 +117,8 @@ def test_a_roster_upload_shows_every_bad_line_and_changes_nothing(
 
 
 def test_a_roster_upload_shows_the_changes_then_imports_them(console: Console,
-                                                             coordinator: httpx.Client) -> None:
+                                                             coordinator: httpx.Client,
+                                                             liaison_b: httpx.Client) -> None:
     lines = (console.program.folder / "roster.csv").read_text().splitlines()
     changed = [lines[0], lines[1].replace("Mia Mentor", "Mia Mentor-Smith"), lines[2],
                "P8,Ana Mentor,ana@lib.example,Bo Mentee,bo@lib.example,Omar Liaison,"
@@ -130,10 +131,14 @@ def test_a_roster_upload_shows_the_changes_then_imports_them(console: Console,
     assert "1 added: P8" in page and "1 updated: P1" in page and "1 unchanged" in page
     assert "not in the file (kept, not deleted): P3" in page
     assert _pair_ids(coordinator) == before  # shown, not imported
+    assert liaison_b.get("/").status_code == 200  # Omar looks after P3 ...
     done = _upload(coordinator, text, apply=True)
     assert done.status_code == 200 and "Imported roster.csv" in done.text
     assert _pair_ids(coordinator) == sorted({*before, "P8"})
     assert "Mia Mentor-Smith" in coordinator.get("/pairs/P1").text
+    # ... and P8 now; with P3 out of the roster he sees P8 only
+    assert liaison_b.get("/pairs/P3").status_code == 404
+    assert liaison_b.get("/pairs/P8").status_code == 200
 
 
 def test_a_roster_upload_without_a_file_says_so(coordinator: httpx.Client) -> None:
