@@ -205,3 +205,25 @@ async def test_two_processes_never_spend_the_same_rotating_refresh_token(
     assert len(set(tokens)) == 4 and all(server.check(t) == mailbox.user for t in tokens)
     assert server.refresh_tokens(mailbox.client.client_id) == {
         TokenCache(path).read()["refresh_token"]}
+
+
+def test_when_both_servers_need_the_refused_token_the_alert_waits_for_sending(
+        tmp_path: Path, mailbox: Mailbox, oauth_smtp: RecordingSmtpServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No channel works while the secret is refused: the one alert is queued (status
+    and the log say it at once) and goes out, with its end, once a secret works."""
+    program = oauth_program(tmp_path / "p", mailbox, oauth_smtp,
+                            custom_toml(mailbox.server, mailbox.client))
+    new_secret = mailbox.server.set_secret(mailbox.client.client_id)
+    for command in ("send-due", "poll", "send-due", "poll"):
+        result = _cli(program, command)
+        assert result.exit_code == 1 and "MAILFLOW_TEST_OAUTH_SECRET" in result.output
+    outbox = json.loads(_cli(program, "export", "outbox", "--format", "json").output)
+    assert [e["kind"] for e in outbox if e["kind"] == "alert"] == ["alert"]
+    status = json.loads(_cli(program, "status", "--json").output)
+    assert "invalid_client" in status["health"]["last_error"]
+    monkeypatch.setenv(SECRET_ENV, new_secret)
+    assert _cli(program, "send-due").exit_code == 0
+    alerts = [m.message() for m in oauth_smtp.messages
+              if m.message()["X-Mailflow-Kind"] == "alert"]
+    assert len(alerts) == 2, [a["Subject"] for a in alerts]  # the outage, and its end
