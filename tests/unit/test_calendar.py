@@ -810,3 +810,15 @@ def test_a_quarantined_reply_is_news_for_the_coordinators_once() -> None:
     got = weekly_digests(state, MONDAYS[2])
     assert sent_on(got, "coord@lib.org") == [date(2025, 1, 27)]
     assert sent_on(got, LIAISON) == []
+
+
+def test_a_pair_gone_quiet_is_news_for_the_next_digest_only() -> None:
+    """A nudge (the pair went quiet) is news for the next digest only."""
+    state = digest_state(program())
+    nudge = OutboxEntry("p1/nudge/q/x", "p1", pair().mentor.email, "mentor", Kind.NUDGE, "q",
+                        datetime(2025, 2, 26, 9, tzinfo=ZoneInfo(LONDON)), "<n@x>",
+                        OutboxStatus.SENT)
+    state = ProgramState(state.program, state.now, state.pairs, state.events_by_pair, [],
+                         [*state.outbox, nudge], [])
+    got = weekly_digests(state, MONDAYS[-1])
+    assert sent_on(got, LIAISON) == sent_on(got, "coord@lib.org") == [date(2025, 3, 3)]
