@@ -2,14 +2,15 @@
 
 A digest goes to a liaison only once their `liaison_welcome` has gone out, and
 not before the first month of their earliest pair has ended unless something
-needs them. Then, with `[schedule].digest_when = "attention"` (the default), a
-liaison or coordinator gets it only when something is new since their last
-digest, or still needs them:
+needs them (an open escalation, a new low rating). Then, with
+`[schedule].digest_when = "attention"` (the default), a liaison or coordinator
+gets it only when something is new since their last digest, or still needs them:
 
 - new: an escalation opened or resolved, a pair gone quiet (a nudge went out),
   a low rating (1 or 2), a bounce, an end request; for coordinators also an
   email that failed and a reply quarantined;
-- still needs them: an open escalation (it stays open until someone resolves it).
+- still needs them: an open escalation (it stays open until someone resolves it),
+  or a new low rating (SPEC 3 lists it in the liaison's next digest).
 
 A failed email or a quarantined reply is news once, not every week: a spam
 message in the quarantine must not earn the coordinators a digest forever.
@@ -74,7 +75,7 @@ class Attention:
         pair_ids = self.by_liaison[planned.person] if liaison else list(self.state.pairs)
         if liaison and not self.welcomed_by(planned):
             return "the liaison's welcome has not gone out yet"
-        if self.needs_attention(planned, pair_ids):
+        if self.needs_attention(planned, pair_ids) or self.new_low_rating(planned, pair_ids):
             return ""
         if liaison and not self.first_month_over(planned, pair_ids):
             return "nothing needs attention before the first month of the liaison's pairs ends"
@@ -111,13 +112,25 @@ class Attention:
                    for e in self.state.outbox) or any(
             new(_moment(r.get("at"))) for r in self.state.quarantined)
 
-    def has_news(self, planned: PlannedEmail, pair_ids: list[str]) -> bool:
-        """Something new since this person's last digest (ever, before their first)."""
+    def news_window(self, planned: PlannedEmail) -> Callable[[datetime | None], bool]:
+        """Whether a moment is after this person's last digest and by this one's time."""
         since = self.last_digest.get(planned.person)
         until = planned.due_at
 
         def new(moment: datetime | None) -> bool:
             return moment is not None and (since is None or moment > since) and moment <= until
+        return new
+
+    def new_low_rating(self, planned: PlannedEmail, pair_ids: list[str]) -> bool:
+        """A rating of 1 or 2 since the last digest: the liaison should follow it up, so it
+        is listed even in the first month."""
+        new = self.news_window(planned)
+        return any(_low_rating(e) and new(e.time) for pair_id in pair_ids
+                   for e in in_force(self.state.events_by_pair.get(pair_id, ())))
+
+    def has_news(self, planned: PlannedEmail, pair_ids: list[str]) -> bool:
+        """Something new since this person's last digest (ever, before their first)."""
+        new = self.news_window(planned)
 
         scope = set(pair_ids)
         if any(esc.pair_id in scope and (new(esc.opened_at) or new(esc.resolved_at))

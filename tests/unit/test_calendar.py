@@ -822,3 +822,12 @@ def test_a_pair_gone_quiet_is_news_for_the_next_digest_only() -> None:
                          [*state.outbox, nudge], [])
     got = weekly_digests(state, MONDAYS[-1])
     assert sent_on(got, LIAISON) == sent_on(got, "coord@lib.org") == [date(2025, 3, 3)]
+
+
+def test_a_low_rating_reaches_the_liaison_even_in_the_first_month() -> None:
+    low = Event(datetime(2025, 1, 22, 12, tzinfo=UTC), "p1", pair().mentee.email, "mentee",
+                EventType.RATING, value="2")
+    fine = Event(datetime(2025, 1, 29, 12, tzinfo=UTC), "p1", pair().mentor.email, "mentor",
+                 EventType.RATING, value="4")
+    got = weekly_digests(digest_state(program(), [low, fine]), MONDAYS[3])
+    assert sent_on(got, LIAISON) == [date(2025, 1, 27)]  # not for the 4, nor again
