@@ -5,7 +5,8 @@ help, one mentor is away and their mail program answers for them, one mentor's
 mailbox bounces a message, one mentee writes once from a personal address, and
 the last pair never replies at all: its mentor is reminded to make first contact,
 its liaison told, both are nudged, the liaison hears again, and at the liaison's
-word the committee ends the match. The others simply meet and say so. Along the
+word the committee ends the match and rematches the mentee with a new mentor a week
+later. The others simply meet and say so. Along the
 way mentors record their first contact (CONTACTED), everyone rates the pairing at
 the mid-term check-in (RATING; the mentee who asked for help rates it 2), pairs
 mark a goal reached in month 7 (DONE), everyone rates the program in their
@@ -18,12 +19,14 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum
 
 DOMAIN = "riverside-libraries.example"
 COMMITTEE = f"mentoring@{DOMAIN}"
 COORDINATOR = ("Ines Moreau", f"coordinator@{DOMAIN}")
 LIAISONS = (("Grace Liu", f"gliu@{DOMAIN}"), ("Tomás Ferreira", f"tferreira@{DOMAIN}"))
+REMATCH_MENTOR = ("Beatriz Santos", "riverside-pl.example")  # the quiet pair's new mentor
 
 # (mentor, mentor's library domain, mentee, mentee's library domain)
 _PAIRS = (
@@ -75,6 +78,7 @@ class PairCast:
     mentee: Person
     liaison: Person
     scenario: Scenario
+    start: date | None = None  # a rematch starts when it is made; the others with the program
 
     def partner(self, person: Person) -> Person:
         return self.mentee if person == self.mentor else self.mentor
@@ -95,11 +99,24 @@ class Cast:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["pair_id", "mentor_name", "mentor_email", "mentee_name",
-                         "mentee_email", "liaison_name", "liaison_email"])
+                         "mentee_email", "liaison_name", "liaison_email", "start"])
         for p in self.pairs:
             writer.writerow([p.pair_id, p.mentor.name, p.mentor.email, p.mentee.name,
-                             p.mentee.email, p.liaison.name, p.liaison.email])
+                             p.mentee.email, p.liaison.name, p.liaison.email,
+                             p.start.isoformat() if p.start else ""])
         return out.getvalue()
+
+    def rematch(self, ended: PairCast, start: date) -> tuple[Cast, PairCast]:
+        """The cast with a new pair for ``ended``'s mentee and a new mentor (a rematch,
+        SPEC 6: a new pair id for a person whose earlier pair has ended)."""
+        index = len(self.pairs)
+        name, domain = REMATCH_MENTOR
+        mentor = Person(name, _address(name, domain), "mentor", index, "gmail")
+        mentee = Person(ended.mentee.name, ended.mentee.email, "mentee", index,
+                        ended.mentee.style)
+        pair = PairCast(index, f"P{index + 1:02d}", mentor, mentee, ended.liaison,
+                        Scenario.STEADY, start)
+        return Cast((*self.pairs, pair), self.liaisons, self.coordinator), pair
 
 
 def _address(name: str, domain: str) -> str:

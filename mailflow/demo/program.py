@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from mailflow.app import App, scaffold
 from mailflow.clock import FixedClock
-from mailflow.demo.people import COMMITTEE, Cast, make_cast
+from mailflow.demo.people import COMMITTEE, Cast, PairCast, make_cast
 from mailflow.demo.script import Participants
 from mailflow.demo.servers import DemoImapServer, MailCatcher
 from mailflow.demo.summary import DemoSummary, collect
@@ -52,6 +52,7 @@ TIMEZONE = "America/Chicago"
 MONTHS = 9
 SEND_HOUR, POLL_HOURS = 9, (12, 21)
 DAYS_AFTER_TERM = 8  # feedback replies and a letter request come in after the term
+REMATCH_AFTER = timedelta(days=7)  # the committee finds an ended pair's mentee a new mentor
 ANNOUNCE_MONTH = 5  # the committee invites everyone to a mid-year get-together
 ANNOUNCEMENT = """Subject: You are invited: the {{ program.name }} mid-year get-together
 
@@ -110,7 +111,7 @@ def _run_term(directory: Path, cast: Cast, start: date, summary: DemoSummary,
         app = App.load(directory / "config.toml", clock)
         app.import_roster(directory / "roster.csv")
         term = _Term(app, clock, smtp, imap, Participants(cast, ZoneInfo(TIMEZONE), COMMITTEE,
-                                                          start), directory / "replies")
+                                                          start), directory)
         asyncio.run(term.run(start, summary.term[1] + timedelta(DAYS_AFTER_TERM)))
         summary.written = term.written
         summary.imap_folders = imap.count(("INBOX", "Processed", "Quarantine"))
@@ -206,10 +207,12 @@ def _at(day: date, hour: int) -> datetime:
 
 class _Term:
     def __init__(self, app: App, clock: FixedClock, smtp: MailCatcher, imap: DemoImapServer,
-                 people: Participants, replies: Path) -> None:
+                 people: Participants, directory: Path) -> None:
         self.app, self.clock, self.smtp, self.imap, self.people = app, clock, smtp, imap, people
-        self.replies = replies
+        self.directory = directory
+        self.replies = directory / "replies"
         self.written = 0
+        self.rematches: list[tuple[PairCast, date]] = []
 
     async def run(self, first: date, last: date) -> None:
         self.replies.mkdir(exist_ok=True)
@@ -243,13 +246,24 @@ class _Term:
 
     def _coordinate(self, day: date) -> None:
         """What the coordinator does by hand at the end of the day: end the matches a
-        liaison asked to end (`mailflow pair end`)."""
+        liaison asked to end (`mailflow pair end`), and a week later import the roster
+        with the mentee's new pair (`mailflow roster import`: a rematch)."""
         for pair, when in list(self.people.ended):
             if when <= day:
                 self.people.ended.remove((pair, when))
                 self.clock.set(_at(day, 17))
                 end_pair(self.app, pair.pair_id, "the mentor left; the liaison asked to end "
                          "the match")
+                self.rematches.append((pair, day + REMATCH_AFTER))
+        for pair, when in list(self.rematches):
+            if when <= day:
+                self.rematches.remove((pair, when))
+                self.clock.set(_at(day, 17))
+                cast, _ = self.people.cast.rematch(pair, day + timedelta(days=1))
+                roster = self.directory / "roster.csv"
+                roster.write_text(cast.roster_csv(), encoding="utf-8")
+                self.app.import_roster(roster)
+                self.people.recast(cast)
 
     async def _send(self, moment: datetime, *, digests: bool) -> None:
         self.clock.set(moment)

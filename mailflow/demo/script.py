@@ -91,6 +91,8 @@ class Participants:
                 self._liaison(msg, who, kind, sent)
             elif who.pair_index >= 0:
                 pair = self.cast.pairs[who.pair_index]
+                if str(msg.get("X-Mailflow-Pair", pair.pair_id)) != pair.pair_id:
+                    continue  # mail about a match that has ended (a rematched mentee)
                 if pair.scenario != Scenario.QUIET and not self._away(msg, pair, who, sent):
                     self._participant(msg, pair, who, kind, sent)
 
@@ -121,6 +123,11 @@ class Participants:
                         self._at(day + timedelta(2), 15, 40), "resolved-end")
             if pair is not None:
                 self.ended.append((pair, day + timedelta(3)))
+
+    def recast(self, cast: Cast) -> None:
+        """The cast after a rematch: the rematched mentee now plays their new pair."""
+        self.cast = cast
+        self.people = cast.people
 
     def _pair_of(self, msg: EmailMessage) -> PairCast | None:
         pair_id = str(msg.get("X-Mailflow-Pair", ""))

@@ -32,6 +32,7 @@ class DemoSummary:
     ratings_low: int = 0  # of 1 or 2
     announcements: int = 0  # distinct announcements sent
     ended_pairs: list[str] = field(default_factory=list)
+    rematches: list[str] = field(default_factory=list)  # new pairs for someone whose pair ended
     report: Path | None = None
     report_note: str = ""
     elapsed_seconds: float = 0.0
@@ -80,8 +81,14 @@ def collect(summary: DemoSummary, repo: Repository) -> DemoSummary:
                               and int(e.value) <= LOW_RATING)
     summary.announcements = len({e.period for e in repo.outbox()
                                  if e.kind == Kind.ANNOUNCEMENT and e.status == OutboxStatus.SENT})
-    summary.ended_pairs = sorted(pid for pid, rec in repo.pairs().items()
+    pairs = repo.pairs()
+    summary.ended_pairs = sorted(pid for pid, rec in pairs.items()
                                  if rec.state == PairState.ENDED)
+    ended_people = {p.email for pid in summary.ended_pairs
+                    for p in pairs[pid].pair.participants}
+    summary.rematches = sorted(pid for pid, rec in pairs.items()
+                               if rec.state != PairState.ENDED
+                               and any(p.email in ended_people for p in rec.pair.participants))
     _check(summary, repo)
     return summary
 
@@ -153,7 +160,9 @@ def render(s: DemoSummary) -> str:
         f"Announcements:      {s.announcements} "
         f"({s.sent_by_kind.get(str(Kind.ANNOUNCEMENT), 0)} emails)",
         f"Matches ended:      {len(s.ended_pairs)}"
-        + (f" ({', '.join(s.ended_pairs)})" if s.ended_pairs else ""),
+        + (f" ({', '.join(s.ended_pairs)})" if s.ended_pairs else "")
+        + f"; rematches: {len(s.rematches)}"
+        + (f" ({', '.join(s.rematches)})" if s.rematches else ""),
     ]
     if s.problems:
         lines += ["", "PROBLEMS (the store, the mailboxes and the IMAP folders disagree):"]

@@ -93,9 +93,9 @@ def test_demo_runs_a_term_and_its_summary_matches_the_mailboxes_and_the_store(
     assert _summary_line(out, "Goals recorded") == str(events["goal"])
     # the new keywords (SPEC 3): a first contact, goals reached, ratings, an UNDO
     assert _summary_line(out, "Goals reached") == str(events["goal_done"]) != "0"
-    # first contact (SPEC 2): two mentors said CONTACTED; the quiet pair's mentor was
-    # reminded and its liaison told
-    assert events["contacted"] == 2 and sent["first_contact"] == 1
+    # first contact (SPEC 2): three mentors said CONTACTED (the rematch's among them); the
+    # quiet pair's mentor was reminded and its liaison told
+    assert events["contacted"] == 3 and sent["first_contact"] == 1
     assert _summary_line(out, "First contacts") == (
         f"{events['contacted']} CONTACTED; 1 mentor(s) reminded, 1 pair(s) never made "
         "contact (liaison told)")
@@ -103,11 +103,12 @@ def test_demo_runs_a_term_and_its_summary_matches_the_mailboxes_and_the_store(
     ratings = [row for row in _export(folder / "config.toml", "events")
                if row["type"] == "rating"]
     low = [row for row in ratings if int(row["value"]) <= 2]
-    assert sent["midpoint"] == 6 and len(low) == 1 and len(ratings) == 12
-    assert _summary_line(out, "Ratings") == f"{len(ratings)} (6 at the mid-term check-in, 1 low)"
-    # the committee's mid-year announcement, to everyone in a running pair and the liaisons
-    assert sent["announcement"] == 8
-    assert _summary_line(out, "Announcements") == "1 (8 emails)"
+    assert sent["midpoint"] == 8 and len(low) == 1 and len(ratings) == 14
+    assert _summary_line(out, "Ratings") == f"{len(ratings)} (8 at the mid-term check-in, 1 low)"
+    # the committee's mid-year announcement, to everyone in a running pair (P01-P03 and the
+    # rematch P05, not the ended P04) and the two liaisons
+    assert sent["announcement"] == 10
+    assert _summary_line(out, "Announcements") == "1 (10 emails)"
     assert _summary_line(out, "Withdrawn by UNDO") == str(events["undone"]) == "1"
     assert _summary_line(out, "Bounces") == str(events["bounce"]) == "1"
     assert _summary_line(out, "Auto-replies") == str(events["auto_reply"]) == "1"
@@ -122,7 +123,13 @@ def test_demo_runs_a_term_and_its_summary_matches_the_mailboxes_and_the_store(
     assert opened == {"help": 1, "bounce": 1, "no_contact": 1, "quiet": 1} and resolved == 4
     assert _summary_line(out, "Escalations") == (
         f"4 opened (1 bounce, 1 help, 1 no_contact, 1 quiet), {resolved} resolved")
-    assert _summary_line(out, "Matches ended") == "1 (P04)"
+    assert _summary_line(out, "Matches ended") == "1 (P04); rematches: 1 (P05)"
+    # the rematch: P04's mentee, a new mentor, a new pair id, welcomed like any pair
+    p04 = {row["role"]: row["person"] for row in outbox
+           if row["pair_id"] == "P04" and row["kind"] == "intro"}
+    p05 = {row["role"]: row["person"] for row in outbox
+           if row["pair_id"] == "P05" and row["kind"] == "intro" and row["status"] == "sent"}
+    assert p05["mentee"] == p04["mentee"] and p05["mentor"] != p04["mentor"]
 
     # the quiet pair was reminded, nudged, then escalated, never wrote, and was ended
     quiet = [row for row in outbox if row["pair_id"] == "P04"]
