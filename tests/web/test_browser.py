@@ -11,6 +11,7 @@ screenshots (docs/screenshots/), a phone-sized one among them.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -217,3 +218,29 @@ def test_a_form_without_its_csrf_token_is_refused_in_the_browser_too(
     token = csrf_of(page.content())
     bad = page.request.post(f"{escalated.url}/pairs/P2/pause", form={"csrf_token": "x" + token})
     assert bad.status == 403
+
+
+RUNAWAY = ("Subject: Runaway\n\nDear {{ recipient.first_name }},\n"
+           "{% for i in range(100000) %}{% for j in range(100000) %}{{ 'x' * 10**6 }}"
+           "{% endfor %}{% endfor %}\n")
+
+
+def test_a_runaway_template_fails_its_preview_and_save_and_the_console_stays_up(
+        coordinator_page: Page, escalated: Console) -> None:
+    """A loop that never ends writing a megabyte each time: an error with its line within
+    seconds, in the preview and on save, and the console goes on serving."""
+    page = coordinator_page
+    _open(page, "/templates/topic", "the template editor")
+    token = csrf_of(page.content())
+    file = escalated.program.folder / "templates" / "topic.md"
+    before = file.read_text(encoding="utf-8")
+    for form in ({"preview": "1"}, {}):
+        started = time.monotonic()
+        response = page.request.post(f"{escalated.url}/templates/topic", form={
+            "csrf_token": token, "source": RUNAWAY, "pair": "P1", **form}, timeout=60_000)
+        elapsed = time.monotonic() - started
+        assert elapsed < 10, f"{elapsed:.1f}s"
+        text = response.text()
+        assert "templates/topic.md:4: the template builds more than" in text, text[:3000]
+    assert file.read_text(encoding="utf-8") == before
+    _open(page, "/", "the dashboard after a runaway template")
