@@ -13,12 +13,14 @@ machine (see bench/RESULTS.md and issue 6):
   plan        one planner pass (open, load, plan) vs json.loads          <= 3x
   store       per-event recording cost at N vs N/10 pairs                <= 1.5x
   memory      peak RSS of send, poll and plan at N vs N/10 pairs         report
+  web         the console's dashboard (GET /, paged) and a pair page,
+              each vs building `status --json` from the same store       <= 1.5x
 
 The scale figures (store, memory) measure N/10 pairs too, in the same run.
 Exit status: 0 when every figure was measured and (without --smoke) every
 target met; 1 when a target was missed; 2 when the benchmark itself failed.
 `--smoke` runs everything at a small N and never fails on a target.
-`--only poll` (or `send`, `plan`, `store`, `memory`, comma-separated) measures only
+`--only poll` (or `send`, `plan`, `store`, `memory`, `web`, comma-separated) measures only
 those figures: e.g. `python -m bench --pairs 1000 --only poll --profile /tmp/pp`.
 `--worker off` never starts mailflow's worker process, `--worker on` starts it for
 a pass of any size (default `auto`: mailflow's own rule).
@@ -88,6 +90,12 @@ def rows(big: SizeResult, small: SizeResult | None) -> list[Row]:
         plan, ref = jobs["plan"]["seconds"], jobs["plan_ref"]["seconds"]
         out.append(Row("plan", plan, "s", "json.loads of the store file", ref,
                        _ratio(plan, ref), "<= 3.0x", _ratio(plan, ref) <= 3.0))
+    if "web" in jobs:
+        web = jobs["web"]
+        for name, key in (("web dashboard", "dashboard_s"), ("web pair page", "pair_s")):
+            ratio = _ratio(web[key], web["status_s"])
+            out.append(Row(name, web[key], "s", "status --json, same store", web["status_s"],
+                           ratio, "<= 1.5x", ratio <= 1.5))
     if small is None:
         return out
     m = small.pairs

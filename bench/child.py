@@ -251,9 +251,16 @@ def store(args: Args) -> Result:
     return record_events(Path(args["store"]), args["passes"], args["per_pass"])
 
 
+def web(args: Args) -> Result:
+    from bench.webbench import web as measure_web
+
+    return measure_web(args)
+
+
 JOBS: dict[str, Callable[[Args], Result]] = {
     "send": send, "send_ref": send_reference, "poll": poll, "poll_ref": poll_reference,
     "fetch_ref": fetch_reference, "plan": plan, "plan_ref": plan_reference, "store": store,
+    "web": web,
 }
 
 

@@ -61,7 +61,7 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-FIGURES = ("send", "poll", "plan", "store", "memory")
+FIGURES = ("send", "poll", "plan", "store", "memory", "web")
 
 
 def run_size(pairs: int, work: Path, servers: Servers, *, references: bool,
@@ -78,6 +78,7 @@ def run_size(pairs: int, work: Path, servers: Servers, *, references: bool,
     want_poll = everything or "poll" in only
     want_plan = everything or "plan" in only
     want_store = "store" in only
+    want_web = "web" in only
     dovecot = servers.dovecot
     user, password = dovecot.add_user()
     env = dict(os.environ, **{progs.PASSWORD_ENV: password})
@@ -88,7 +89,7 @@ def run_size(pairs: int, work: Path, servers: Servers, *, references: bool,
 
     if not (want_send or want_poll):
         return _history(result, pairs, work, env, tag, references=references and want_plan,
-                        plan=want_plan, store=want_store, quick=quick)
+                        plan=want_plan, store=want_store, web=want_web, quick=quick)
     log(f"{pairs} pairs: importing the roster")
     config = progs.make_program(work / f"send-{pairs}", pairs, start=START,
                                 smtp_port=servers.smtp_port, imap=imap)
@@ -116,7 +117,7 @@ def run_size(pairs: int, work: Path, servers: Servers, *, references: bool,
     result.extra["append_s"] = time.perf_counter() - started
     if not want_poll:
         return _history(result, pairs, work, env, tag, references=references and want_plan,
-                        plan=want_plan, store=want_store, quick=quick)
+                        plan=want_plan, store=want_store, web=want_web, quick=quick)
     imap_args = {"port": dovecot.imaps_port, "user": user, "ca_file": str(dovecot.ca_file),
                  "password_env": progs.PASSWORD_ENV, "tag": tag}
     if references:
@@ -127,13 +128,14 @@ def run_size(pairs: int, work: Path, servers: Servers, *, references: bool,
     result.jobs["poll"] = child("poll", env, config=str(config), expect=appended, tag=tag,
                                 now=progs.at_nine(START + timedelta(days=2)).isoformat())
     return _history(result, pairs, work, env, tag, references=references and want_plan,
-                    plan=want_plan, store=want_store, quick=quick)
+                    plan=want_plan, store=want_store, web=want_web, quick=quick)
 
 
 def _history(result: SizeResult, pairs: int, work: Path, env: dict[str, str], tag: str, *,
-             references: bool, plan: bool, store: bool, quick: bool) -> SizeResult:
-    """The plan and store figures, on a second program with a year of history."""
-    if not (plan or store):
+             references: bool, plan: bool, store: bool, web: bool,
+             quick: bool) -> SizeResult:
+    """The plan, web and store figures, on a second program with a year of history."""
+    if not (plan or store or web):
         return result
     log(f"{pairs} pairs: a year of history for the planner")
     started = time.perf_counter()
@@ -149,6 +151,10 @@ def _history(result: SizeResult, pairs: int, work: Path, env: dict[str, str], ta
                                     tag=tag)
         if references:
             result.jobs["plan_ref"] = child("plan_ref", env, store=str(store_path), tag=tag)
+    if web:
+        log(f"{pairs} pairs: the web console's dashboard and a pair page vs status --json")
+        result.jobs["web"] = child("web", env, config=str(hconfig), now=moment.isoformat(),
+                                   tag=tag)
     if not store:
         return result
     log(f"{pairs} pairs: store passes")
