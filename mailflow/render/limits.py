@@ -48,6 +48,7 @@ _PADDING = {"center", "ljust", "rjust", "zfill"}
 _INTERNALS = (Context, EvalContext, Environment)
 _SCALARS = (int, float, type(None))
 _LEAVES = (*_SCALARS, *_INTERNALS)
+_CONTAINERS = (list, tuple, dict, set, frozenset, Namespace, Mapping)  # what measure walks
 _MAX_DEPTH = 100
 
 
@@ -66,6 +67,7 @@ class Budget:
         self.deadline = time.monotonic() + seconds
         self._max_steps = steps
         self._max_size = size
+        self._sizes: dict[int, tuple[Any, int]] = {}
 
     def step(self) -> None:
         self.steps -= 1
@@ -87,10 +89,27 @@ class Budget:
 
     def fits(self, *values: Any) -> int:
         """The printed size of ``values``, refused if it is beyond what is left."""
-        total = measure(values, self.size + 1) - 1 - len(values)
+        total = 0
+        for value in values:
+            total += self.size_of(value)
         if total > self.size:
             self.spend(total)
         return total
+
+    def size_of(self, value: Any) -> int:
+        """:func:`measure` of one value; text and numbers at once, a container walked
+        once per render (the sandbox lets no template change a list or dict in place,
+        and the cache holds the value, so its id cannot be reused meanwhile)."""
+        if isinstance(value, str):
+            return len(value) + 1
+        if not isinstance(value, _CONTAINERS) or isinstance(value, _INTERNALS):
+            return 1
+        known = self._sizes.get(id(value))
+        if known is not None:
+            return known[1]
+        size = measure(value, self.size + 1)
+        self._sizes[id(value)] = (value, size)
+        return size
 
 
 _CURRENT: ContextVar[Budget | None] = ContextVar("mailflow_render_budget", default=None)
@@ -224,22 +243,40 @@ _STRUCTURAL = frozenset({
 })
 
 
+_SIZED = frozenset({"center", "indent", "join", "wordwrap", "replace", "format"})
+
+
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    stringifies = name not in _STRUCTURAL
+    """``func`` spending the render's budget: a step; for a filter that makes text, the
+    size of what it is given (and, for those that pad, join or replace, of what they
+    could make) before it runs; the size of its result after."""
+    if name in _STRUCTURAL:
+        @functools.wraps(func)
+        def structural(*args: Any, **kwargs: Any) -> Any:
+            budget = current()
+            budget.step()
+            result = func(*args, **kwargs)
+            if isinstance(result, (list, tuple)):
+                budget.spend(len(result))
+            return result
+
+        return structural
+
+    sized = name in _SIZED
 
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
         budget = current()
         budget.step()
-        if stringifies:
-            lead = 1 if args and isinstance(args[0], _INTERNALS) else 0
+        lead = 1 if args and isinstance(args[0], _INTERNALS) else 0
+        if sized:
             if name == "join" and len(args) > lead and not isinstance(args[lead], (list, tuple)):
                 args = (*args[:lead], list(args[lead]), *args[lead + 1:])
             own = args[lead:]
-            budget.fits(own, kwargs)
             budget.spend(_filter_size(name, own, kwargs))
             if name == "format" and own and isinstance(own[0], str):
                 _check_percent(own[0], budget)
+        budget.fits(*args[lead:], *kwargs.values())
         result = func(*args, **kwargs)
         if isinstance(result, (str, list, tuple)):
             budget.spend(len(result))
@@ -312,9 +349,13 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
         shown = self.finalize
 
-        def finalize(value: Any) -> Any:
+        def finalize(value: Any) -> Any:  # every {{ value }}: kept short, it is the most run
             value = shown(value) if shown else value
-            current().spend(measure(value, current().size + 1))
+            budget = current()
+            size = len(value) + 1 if isinstance(value, str) else budget.size_of(value)
+            if size > budget.size:
+                budget.spend(size)  # raises
+            budget.size -= size
             return value
 
         self.finalize = finalize
@@ -323,7 +364,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         return _bounded_iter(iterable, weight)
 
     def bounded_concat(self, markup: bool, parts: tuple[Any, ...]) -> str:
-        current().spend(current().fits(*parts))
+        budget = current()
+        budget.spend(budget.fits(*parts))
         return markup_join(parts) if markup else str_join(parts)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -367,7 +409,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         def run(*args: Any, **kwargs: Any) -> str:
             budget = current()
             _check_format(template, budget)
-            budget.spend(budget.fits(template, args, kwargs))
+            budget.spend(budget.fits(template, *args, *kwargs.values()))
             return checked(*args, **kwargs)
 
         return run
