@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mailflow.errors import TemplateError
-from mailflow.render.engine import LAYOUT, TEMPLATE_NAMES, Renderer
+from mailflow.render.engine import DEFAULT_TEMPLATE_DIR, LAYOUT, TEMPLATE_NAMES, Renderer
 
 HISTORY = ".history"
 LAYOUT_NAME = "layout"
@@ -45,11 +45,13 @@ class Version:
 
 
 def read_template(folder: Path, name: str) -> str:
-    path = folder / file_name(name)
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return ""
+    """The folder's text of a template, or the shipped default it is rendered from."""
+    for directory in (folder, DEFAULT_TEMPLATE_DIR):
+        try:
+            return (directory / file_name(name)).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
+    return ""
 
 
 @contextmanager

@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from mailflow.app import App, default_templates_dir
+from mailflow.app import App
 from mailflow.clock import AcceleratedClock, Clock, SystemClock
 from mailflow.config import check_address
 from mailflow.domain.keys import message_id, outbox_key
 from mailflow.domain.model import Person, Role
 from mailflow.render.context import base_context
-from mailflow.render.engine import Renderer
 from mailflow.render.mime import build_message
 from mailflow.web.auth import (
     LINK_VALID,
@@ -160,19 +159,13 @@ class Console:
         log.info("sign-in link sent to %s", email)
         return True
 
-    def _login_renderer(self) -> Renderer:
-        folder = self.app.settings.templates_dir
-        if (folder / "login.md").is_file():
-            return self.app.renderer()
-        return Renderer(default_templates_dir())
-
     async def _deliver(self, person: Person, link: str, now: datetime) -> None:
         settings = self.app.settings
         program = settings.program_model()
         context = {**base_context(program, person, now.date(), "login"), "link": link,
                    "valid_minutes": int(LINK_VALID.total_seconds() // 60),
                    "expires_at": (now + LINK_VALID).astimezone(ZoneInfo(program.timezone))}
-        rendered = await asyncio.to_thread(self._login_renderer().render, "login", context)
+        rendered = await asyncio.to_thread(self.app.renderer().render, "login", context)
         key = outbox_key("-", "login", now.isoformat(), person.email)
         message = build_message(
             rendered, sender=settings.mail.from_, to=person.email, to_name=person.name,

@@ -190,3 +190,16 @@ def test_an_announcement_that_does_not_render_sends_nothing(console: Console,
     unknown = _announce(coordinator, to="P404", subject="News", body="Hello")
     assert unknown.status_code == 400 and "P404" in html.unescape(unknown.text)
     assert len(_announcements(console)) == before
+
+
+def test_a_template_missing_from_the_folder_opens_with_the_default(
+        console: Console, coordinator: httpx.Client) -> None:
+    (console.program.folder / "templates" / "login.md").unlink()
+    page = coordinator.get("/templates/login")
+    assert page.status_code == 200
+    source = html.unescape(re.search(r'<textarea id="source"[^>]*>(.*?)</textarea>', page.text,
+                                      re.S).group(1))
+    assert source.startswith("Subject: Your sign-in link for {{ program.name }}")
+    assert "https://mentoring.example.org/login/" in html.unescape(page.text)  # the preview
+    with console.signed_in("omar.liaison@lib.example") as client:  # the default is sent
+        assert client.get("/").status_code == 200
