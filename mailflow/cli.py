@@ -202,6 +202,10 @@ def _print_send_report(report: Any, what: str) -> None:
         for entry in report.skipped:
             click.echo(f"  would skip {entry.key}: {entry.last_error}")
         return
+    _print_sent(report, what)
+
+
+def _print_sent(report: Any, what: str) -> None:
     click.echo(f"{what}: {len(report.sent)} sent, {len(report.deferred)} deferred (will retry), "
                f"{len(report.failed)} failed, {len(report.skipped)} skipped, "
                f"{len(report.held)} not rendered")
@@ -604,4 +608,4 @@ def announce(ctx: Context, file: Path, audience: str, at: str | None, dry_run: b
     if report.scheduled_at is not None:
         click.echo(f"scheduled: the send pass sends it from {report.scheduled_at.isoformat()}")
         return
-    _print_send_report(report.sent, "announcement emails")
+    _print_sent(report.sent, "announcement emails")

@@ -241,3 +241,15 @@ def test_a_kill_mid_send_then_a_second_run_sends_nobody_twice(
     assert stalled in {m.message()["Message-ID"] for m in server.messages[first:]}
     outbox = json.loads(cli(program, "export", "outbox", "--format", "json").stdout)
     assert {r["status"] for r in outbox if r["kind"] == "announcement"} == {"sent"}
+
+
+def test_an_address_that_bounced_is_held_like_any_other_email(
+        program: Program, server: RecordingSmtpServer) -> None:
+    with program.app().repository() as repo:
+        repo.set_meta("bouncing", **{"mentee1@lib.example": "2027-02-01T09:00:00-06:00"})
+    news = _write(program)
+    done = cli(program, "announce", str(news), "--to", "P01")
+    assert done.returncode == 0, done.stderr
+    assert "announcement emails: 1 sent" in done.stdout and "dry run" not in done.stdout
+    assert "skipped P01/announcement/" in done.stdout and "bounced on 2027-02-01" in done.stdout
+    assert set(_copies(server)) == {"mentor1@lib.example"}
