@@ -37,7 +37,7 @@ from mailflow.demo.people import COMMITTEE, Cast, PairCast, make_cast
 from mailflow.demo.script import Participants
 from mailflow.demo.servers import DemoImapServer, MailCatcher
 from mailflow.demo.summary import DemoSummary, collect
-from mailflow.domain.calendar import latest_digest_at
+from mailflow.domain.digests import latest_digest_at
 from mailflow.domain.schedule import add_months, month_start, term_end
 from mailflow.errors import MailflowError
 from mailflow.services.announce import announce

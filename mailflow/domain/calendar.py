@@ -42,8 +42,7 @@ Where SPEC is silent, this module decides:
   `skipped` ("due <date>, more than N days ago"), except `liaison_welcome`
   (a liaison first seen in a later import is still welcomed, at once) and
   quiet `escalation` (the pair is still quiet: the liaison must still hear).
-- `digest`: only the latest occurrence that has passed, never one before the
-  program starts; missed older occurrences are not sent.
+- Digests are planned by `mailflow.domain.digests`.
 """
 
 from __future__ import annotations
@@ -135,7 +134,7 @@ def to_outbox_entries(planned: Iterable[PlannedEmail], domain: str) -> list[Outb
     return [p.to_outbox_entry(domain) for p in planned]
 
 
-def _require_aware(moment: datetime, name: str) -> None:
+def require_aware(moment: datetime, name: str) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got {moment.isoformat()}")
 
@@ -321,47 +320,12 @@ def plan(
     back as `escalation` entries with `context["escalation_reason"] == "quiet"`:
     the service opens an Escalation(reason=quiet) for each one it records pending.
     """
-    _require_aware(now, "now")
+    require_aware(now, "now")
     horizon = until or now
-    _require_aware(horizon, "until")
+    require_aware(horizon, "until")
     pairs = list(pairs)
     planner = _Planner(program, existing_keys, now, horizon)
     found = planner.liaison_welcomes(pairs)
     for pair in pairs:
         found += planner.for_pair(pair, histories.get(pair.pair_id, EMPTY_HISTORY))
     return [p for p in found if p is not None]
-
-
-def latest_digest_at(program: Program, now: datetime) -> datetime:
-    """The latest digest occurrence at or before `now`, in the program's zone."""
-    zone = ZoneInfo(program.timezone)
-    day = now.astimezone(zone).date()
-    step = 1 if program.digest_weekday < 0 else 7
-    if step == 7:
-        day -= timedelta(days=(day.weekday() - program.digest_weekday) % 7)
-    occurrence = datetime.combine(day, program.digest_time, tzinfo=zone)
-    if occurrence > now:
-        occurrence = datetime.combine(day - timedelta(days=step), program.digest_time, tzinfo=zone)
-    return occurrence
-
-
-def digests_due(
-    program: Program,
-    liaisons: Iterable[Person],
-    now: datetime,
-    existing_keys: AbstractSet[str],
-) -> list[PlannedEmail]:
-    """The latest passed digest for each liaison and each coordinator, unless already planned."""
-    _require_aware(now, "now")
-    occurrence = latest_digest_at(program, now)
-    if occurrence.date() < program.start:
-        return []
-    recipients = {p.email.lower(): Role.LIAISON for p in liaisons}
-    recipients.update({c.lower(): Role.COORDINATOR for c in program.coordinators})
-    period = occurrence.date().isoformat()
-    due: list[PlannedEmail] = []
-    for email, role in recipients.items():
-        key = outbox_key(NO_PAIR, Kind.DIGEST, period, email)
-        if key not in existing_keys:
-            due.append(PlannedEmail(key, NO_PAIR, email, role, Kind.DIGEST, period, occurrence))
-    return due

@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 
 from mailflow.adapters.smtp import SmtpSender
 from mailflow.config import Settings
-from mailflow.domain.calendar import PlannedEmail, digests_due, plan
+from mailflow.domain.calendar import PlannedEmail, plan
+from mailflow.domain.digests import digests_due
 from mailflow.domain.effects import escalation_id
 from mailflow.domain.keys import NO_PAIR, message_id, outbox_key, reply_address
 from mailflow.domain.model import (

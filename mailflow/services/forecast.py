@@ -7,7 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mailflow.app import App
-from mailflow.domain.calendar import digests_due, latest_digest_at, plan
+from mailflow.domain.calendar import plan
+from mailflow.domain.digests import digests_due, latest_digest_at
 from mailflow.domain.model import OutboxStatus
 from mailflow.services.state import ProgramState
 

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mailflow.domain import keys, schedule
-from mailflow.domain.calendar import PlannedEmail, digests_due, latest_digest_at, plan
+from mailflow.domain.calendar import PlannedEmail, plan
+from mailflow.domain.digests import digests_due, latest_digest_at
 from mailflow.domain.history import WHOLE_PAIR, PairHistory, Pause, build_history
 from mailflow.domain.model import (
     Escalation,
