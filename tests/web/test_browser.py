@@ -116,9 +116,44 @@ def test_every_coordinator_page_passes_axe(coordinator_page: Page) -> None:
     _open(page, "/templates/ack/history", "a template's history")
     _open(page, "/roster", "the roster upload")
     _open(page, "/report", "the committee's report")
+    _open(page, "/announce", "the announcement form")
     response = page.goto("/pairs/NO-SUCH-PAIR")
     assert response is not None and response.status == 404
     assert_accessible(page, "the not-found page")
+
+
+def test_the_pages_after_each_action_pass_axe(coordinator_page: Page, tmp_path: Path) -> None:
+    """What a page shows after a change: a saved template and its history with a diff, a
+    paused pair, a roster that would import, an announcement's preview."""
+    page = coordinator_page
+    _open(page, "/templates/ack", "the editor of ack")
+    source = page.locator("#source")
+    source.fill(source.input_value().replace("\n\n", "\n\nA line added in the browser.\n\n", 1))
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#notice")).to_be_visible()
+    assert_accessible(page, "the editor after a save")
+    _open(page, "/templates/ack/history", "a template's history with a version")
+    expect(page.locator("#revert-1")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("A line added in the browser.")
+    _open(page, "/pairs/P3", "a pair's page")
+    page.click("#pause")
+    expect(page.locator("#notice")).to_be_visible()
+    expect(page.locator("#resume")).to_be_visible()
+    assert_accessible(page, "a paused pair's page")
+    roster = tmp_path / "roster.csv"
+    roster.write_bytes(BROKEN_ROSTER.replace("noa@@lib", "noa@lib.example").encode("utf-8"))
+    _open(page, "/roster", "the roster upload")
+    page.set_input_files("#file", str(roster))
+    page.get_by_role("button", name="Show what would change").click()
+    expect(page.locator("#roster-added")).to_contain_text("1 added: P4")
+    assert_accessible(page, "the roster's would-change report")
+    _open(page, "/announce", "the announcement form")
+    page.fill("#to", "mentors")
+    page.fill("#subject", "The spring meet-up")
+    page.fill("#body", "Dear {{ recipient.first_name }},\n\nWe meet on **12 March**.")
+    page.click("#announce-preview")
+    expect(page.locator("#preview-subject")).to_have_text("The spring meet-up")
+    assert_accessible(page, "an announcement's preview")
 
 
 def test_every_liaison_page_passes_axe_and_shows_only_their_pairs(liaison_page: Page) -> None:
