@@ -83,6 +83,16 @@ class WriterFirst:
         yield
 
 
+_GATES: dict[Path, WriterFirst] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def store_gate(path: Path) -> WriterFirst:
+    """One per store in this process, shared by every App on it (a reloaded config's too)."""
+    with _GATES_LOCK:
+        return _GATES.setdefault(path, WriterFirst())
+
+
 @dataclass
 class App:
     settings: Settings
@@ -95,13 +105,13 @@ class App:
     def load(cls, config_path: Path, clock: Clock) -> App:
         return cls(load_settings(config_path), clock, config_path)
 
-    _gate: WriterFirst = field(default_factory=lambda: WriterFirst(), init=False, repr=False)
 
     @contextmanager
     def repository(self, *, readonly: bool = False) -> Iterator[Repository]:
         """The store; a reader in another thread of this process (the web console's)
         waits while a writer (a pass) wants or holds it, so readers cannot starve it."""
-        with self._gate.reading() if readonly else self._gate.writing():
+        gate = store_gate(self.settings.storage_path)
+        with gate.reading() if readonly else gate.writing():
             repo = Repository(TinyDBStore(self.settings.storage_path, readonly=readonly))
             try:
                 yield repo

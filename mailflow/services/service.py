@@ -169,7 +169,7 @@ class Service:
             return None
         from mailflow.web.app import WebServer
 
-        server = WebServer(self.app)
+        server = WebServer(self.app, current=lambda: self.app)  # the reloaded App, if any
         return server, asyncio.create_task(server.serve())
 
     def _stop(self, sig: signal.Signals) -> None:

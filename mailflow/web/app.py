@@ -12,7 +12,7 @@ import logging
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 
@@ -109,10 +109,11 @@ def routes() -> list[Route | Mount]:
     ]
 
 
-def build(app: App) -> Starlette:
-    """The console as an ASGI application over ``app`` (its settings, clock and store)."""
+def build(app: App, current: Callable[[], App] | None = None) -> Starlette:
+    """The console as an ASGI application over ``app`` (its settings, clock and store);
+    ``current``, if given, says which App to use at each request (a reloaded one)."""
     web = Starlette(routes=routes(), exception_handlers={HTTPException: _http_error})
-    web.state.console = Console(app)
+    web.state.console = Console(app, current)
     web.add_middleware(SecurityHeaders)
     web.add_middleware(AccessLog)
     return web
@@ -148,9 +149,10 @@ class _Server(uvicorn.Server):
 class WebServer:
     """The console served in the current event loop; `stop()` ends it."""
 
-    def __init__(self, app: App, host: str | None = None, port: int | None = None) -> None:
+    def __init__(self, app: App, host: str | None = None, port: int | None = None, *,
+                 current: Callable[[], App] | None = None) -> None:
         settings = app.settings.web
-        self.asgi = build(app)
+        self.asgi = build(app, current)
         self.config = uvicorn.Config(self.asgi, host=host or settings.host,
                                      port=settings.port if port is None else port,
                                      log_config=None, access_log=False, lifespan="off",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -63,8 +64,9 @@ def normalise_address(text: str) -> str | None:
 class Console:
     """One per served console: the App, the signing key and the sign-in records."""
 
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(self, app: App, current: Callable[[], App] | None = None) -> None:
+        self._app = app
+        self._current = current  # under `mailflow run`: the service's App, reloaded on SIGHUP
         storage = app.settings.storage_path
         self.keyring = Keyring(load_or_create_key(key_path(storage)))
         self.auth = AuthStore(auth_path(storage), self.keyring)
@@ -75,6 +77,10 @@ class Console:
         # clock faster; --now alone (a fixed moment) is kept, for tests and dry runs
         self.clock: Clock = SystemClock() if isinstance(app.clock, AcceleratedClock) \
             else app.clock
+
+    @property
+    def app(self) -> App:
+        return self._current() if self._current is not None else self._app
 
     @property
     def base_url(self) -> str:
