@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from browser import DESKTOP, PHONE, assert_accessible, save_screenshot
+from openpyxl import Workbook
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from webconsole import COORDINATOR, LIAISON_A, Console, csrf_of
 
@@ -210,6 +211,17 @@ def test_upload_a_roster_with_a_bad_line_and_see_it_listed(coordinator_page: Pag
     expect(problems).to_contain_text("roster.csv: line 3: mentor_email")
     assert_accessible(page, "the roster upload with a bad line")
     save_screenshot(page, "roster-problems")
+    # the workbook itself, as Excel saves it: the same line named
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for line in BROKEN_ROSTER.strip().split("\r\n"):
+        sheet.append(line.split(";"))
+    workbook = tmp_path / "roster.xlsx"
+    book.save(workbook)
+    page.set_input_files("#file", str(workbook))
+    page.get_by_role("button", name="Show what would change").click()
+    expect(page.locator("#roster-problems")).to_contain_text("roster.xlsx: line 3: mentor_email")
 
 
 def test_resolve_an_escalation(coordinator_page: Page) -> None:
