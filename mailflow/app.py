@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from mailflow.adapters.imap import ImapMailbox
+from mailflow.adapters.pidfile import ServiceLock
 from mailflow.adapters.smtp import SmtpSender
 from mailflow.adapters.store import TinyDBStore
 from mailflow.clock import Clock
@@ -118,6 +119,15 @@ class App:
             finally:
                 repo.close()
 
+    def apply(self, settings: Settings) -> None:
+        """Use a reloaded configuration from the next pass on (templates read afresh)."""
+        self.settings = settings
+        self._renderer = None
+
+    def service_lock(self) -> ServiceLock:
+        """Held by `mailflow run` for its whole life: one service per store."""
+        return ServiceLock(self.settings.storage_path)
+
     def renderer(self) -> Renderer:
         """One per App: compiled templates are kept, and reloaded when a file is edited."""
         if self._renderer is None:
@@ -170,6 +180,10 @@ class App:
             report = await dispatcher.send_due_once(repo, now, dry_run=dry_run, digests=digests)
             if not dry_run:
                 alerts = self._health(repo, "send", now, report.connection_error)
+                failed = health.emails_error(now, report.failed or report.held, report.blocked)
+                if failed and not report.connection_error:
+                    with repo.transaction():
+                        repo.set_meta(health.HEALTH, last_error=failed)
                 await self._send_quietly(repo, now, alerts)
         return report
 
@@ -207,6 +221,18 @@ class App:
             return [(channel, error), ("oauth", None)]
         return [(channel, error)]
 
+    async def send_entries(self, repo: Repository, state: ProgramState,
+                           entries: list[OutboxEntry], now: datetime, report: SendReport,
+                           ) -> None:
+        """Send these entries now (acks of an accepted reply...); what cannot go stays
+        pending for the next pass, and ``report.connection_error`` says why."""
+        if not entries:
+            return
+        try:
+            await self.dispatcher().send_entries(repo, state, entries, now, report)
+        except ConnectionFailed as exc:
+            report.connection_error = str(exc)
+
     async def _send_quietly(self, repo: Repository, now: datetime,
                             entries: list[OutboxEntry]) -> None:
         """Send alerts now; what cannot go stays queued for the next pass."""
@@ -215,6 +241,19 @@ class App:
         state = ProgramState.load(repo, self.settings.program_model(), now)
         with suppress(ConnectionFailed):
             await self.dispatcher().send_entries(repo, state, entries, now, SendReport())
+
+    async def alert(self, problem: str, details: list[str], period: str) -> None:
+        """Tell the coordinators about a problem (once per ``period``): queued, and sent
+        now if the server can be reached."""
+        now = self.clock.now()
+        alerts = health.problem_alerts(tuple(self.settings.program.coordinators),
+                                       self.settings.mail.domain, now, problem, details, period)
+        with self.repository() as repo:
+            with repo.transaction():
+                alerts = [a for a in alerts if repo.outbox_entry(a.key) is None]
+                for alert in alerts:
+                    repo.put_outbox(alert)
+            await self._send_quietly(repo, now, alerts)
 
     def imap_mailbox(self) -> ImapMailbox:
         return ImapMailbox(self.settings.imap, tokens=self.token_source("imap"))

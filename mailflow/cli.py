@@ -17,6 +17,7 @@ import click
 
 from mailflow.app import App, scaffold
 from mailflow.clock import Clock, FixedClock, SystemClock, parse_now
+from mailflow.config import load_settings
 from mailflow.errors import MailflowError, RosterError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,15 +26,31 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Context:
     def __init__(self, config: Path, now: str | None) -> None:
         self.config_path = config
-        self.clock: Clock = FixedClock(parse_now(now)) if now else SystemClock()
+        self.now_text = now
         self.now_given = now is not None
         self._app: App | None = None
 
     @property
     def app(self) -> App:
         if self._app is None:
-            self._app = App.load(self.config_path, self.clock)
+            settings = load_settings(self.config_path)
+            zone = settings.program.timezone  # a --now without an offset is the program's
+            clock: Clock = FixedClock(parse_now(self.now_text, zone)) if self.now_text \
+                else SystemClock()
+            self._app = App(settings, clock, self.config_path)
         return self._app
+
+    @property
+    def clock(self) -> Clock:
+        return self.app.clock
+
+    def refuse_far_off_sending(self) -> None:
+        """A simulation (a --now far from now) must not email real people."""
+        if self.now_given:
+            from mailflow.services.simulation import refuse_far_off_sending
+
+            refuse_far_off_sending(self.clock.now(), SystemClock().now(),
+                                   self.app.settings.smtp.host)
 
 
 def fail(message: str) -> None:
@@ -77,10 +94,18 @@ def _valid_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
               default=Path("config.toml"), show_default=True, help="The program's config file.")
 @click.option("--now", callback=_valid_now, metavar="ISO-DATETIME",
               help="Decide everything as if it were this moment (dry runs, tests, simulations).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show the log (every connection, message and decision) on stderr.")
 @click.version_option(package_name="mailflow")
 @click.pass_context
-def main(ctx: click.Context, config: Path, now: str | None) -> None:
+def main(ctx: click.Context, config: Path, now: str | None, verbose: bool) -> None:
     """mailflow runs a mentoring program by email."""
+    from mailflow import logs
+
+    if verbose:
+        logs.configure()
+    else:
+        logs.quiet()
     ctx.obj = Context(config, now)
 
 
@@ -111,13 +136,14 @@ def init(directory: Path) -> None:
 @main.command()
 @click.option("--roster", "roster_file", type=click.Path(path_type=Path),
               help="Also validate this roster file (default: roster.csv beside the config).")
+@click.option("--offline", is_flag=True, help="Do not sign in to the SMTP and IMAP servers.")
 @pass_ctx
 @user_errors
-def check(ctx: Context, roster_file: Path | None) -> None:
-    """Validate config, roster and templates."""
+def check(ctx: Context, roster_file: Path | None, offline: bool) -> None:
+    """Validate config, roster and templates, and sign in to the mail servers."""
     from mailflow.services.checks import run_checks
 
-    report = run_checks(ctx.app, roster_file)
+    report = run_checks(ctx.app, roster_file, sign_in=not offline)
     for line in report.notes:
         click.echo(line)
     for line in report.warnings:
@@ -193,14 +219,19 @@ def plan(ctx: Context, days: int, as_json: bool) -> None:
         click.echo(render_forecast(rows, ctx.app.settings.program.timezone, days))
 
 
-def _print_send_report(report: Any, what: str) -> None:
-    if report.would_send or (not report.sent and report.skipped and not report.recorded):
+def _print_send_report(report: Any, what: str, dry_run: bool) -> None:
+    if dry_run:
         click.echo(f"dry run: {len(report.would_send)} {what} would be sent now, "
                    f"{len(report.skipped)} skipped; nothing was sent or recorded")
         for entry in report.would_send:
             click.echo(f"  would send {entry.kind:<16} to {entry.person:<32} ({entry.key})")
         for entry in report.skipped:
             click.echo(f"  would skip {entry.key}: {entry.last_error}")
+        for key, error in report.held:
+            click.echo(f"  NOT RENDERED {key}: {error}")
+        if report.held:
+            fail(f"{len(report.held)} of these could not be rendered: the real pass would "
+                 "send nothing; fix the template (`mailflow templates check`)")
         return
     _print_sent(report, what)
 
@@ -211,10 +242,16 @@ def _print_sent(report: Any, what: str) -> None:
                f"{len(report.held)} not rendered")
     for key, error in report.deferred:
         click.echo(f"  deferred {key}: {error}")
-    for key, error in report.failed + report.held:
+    for key, error in report.failed:
         click.echo(f"  FAILED {key}: {error}")
+    for key, error in report.held:
+        click.echo(f"  NOT RENDERED {key}: {error}")
     for entry in report.skipped:
         click.echo(f"  skipped {entry.key}: {entry.last_error}")
+    if report.failed:
+        click.echo("  (send them again with `mailflow outbox retry` once the cause is fixed)")
+    if report.blocked:
+        fail(f"{report.blocked} (the coordinators were alerted)")
     if report.connection_error:
         fail(f"{report.connection_error} (nothing unsent was marked sent; run again later)")
 
@@ -227,8 +264,10 @@ def send_due(ctx: Context, dry_run: bool) -> None:
     """One pass: plan, render and send what is due."""
     import asyncio
 
+    if not dry_run:
+        ctx.refuse_far_off_sending()
     report = asyncio.run(ctx.app.send_due(dry_run=dry_run))
-    _print_send_report(report, "emails")
+    _print_send_report(report, "emails", dry_run)
 
 
 @main.command()
@@ -239,8 +278,10 @@ def digest(ctx: Context, dry_run: bool) -> None:
     """Send the liaison and coordinator digests that are due."""
     import asyncio
 
+    if not dry_run:
+        ctx.refuse_far_off_sending()
     report = asyncio.run(ctx.app.send_due(dry_run=dry_run, digests=True))
-    _print_send_report(report, "digests")
+    _print_send_report(report, "digests", dry_run)
 
 
 @main.command()
@@ -252,6 +293,8 @@ def poll(ctx: Context, dry_run: bool) -> None:
     """One pass over the inbox: replies, bounces and auto-replies."""
     import asyncio
 
+    if not dry_run:
+        ctx.refuse_far_off_sending()
     report, sent = asyncio.run(ctx.app.poll(dry_run=dry_run))
     if dry_run:
         click.echo(f"dry run: {len(report.would_handle)} new message(s); nothing was changed")
@@ -290,12 +333,118 @@ def run(ctx: Context, speed: float, until: str | None, log_format: str) -> None:
     from mailflow.services.service import Service
 
     logs.configure(log_format)
-    if speed != 1.0 or ctx.now_given:
-        ctx.clock = AcceleratedClock(ctx.clock.now(), speed)
     app = ctx.app
+    ctx.refuse_far_off_sending()
+    if speed != 1.0 or ctx.now_given:
+        app.clock = AcceleratedClock(app.clock.now(), speed)
     app.settings.smtp.password()  # fail now, not at the first pass, if a secret is missing
     app.settings.imap.password()
-    asyncio.run(Service(app, speed=speed, until=parse_now(until) if until else None).run())
+    stop_at = parse_now(until, app.settings.program.timezone) if until else None
+    with app.service_lock():
+        _sign_in_or_exit(app)
+        asyncio.run(Service(app, speed=speed, until=stop_at).run())
+
+
+def _sign_in_or_exit(app: App) -> None:
+    """A refused login stops the service at start; an unreachable server only waits."""
+    import asyncio
+    import logging
+
+    from mailflow.services.signin import sign_in
+
+    log = logging.getLogger("mailflow.service")
+    problems = asyncio.run(sign_in(app))
+    for problem in problems:
+        if not problem.refused:
+            log.warning("%s (starting anyway: each pass tries again)", problem)
+    refused = [p for p in problems if p.refused]
+    if refused:
+        fail("; ".join(str(p) for p in refused) + " (fix the settings, then start again)")
+
+
+# --- outbox ---------------------------------------------------------------------------------
+
+
+@main.group()
+def outbox() -> None:
+    """Failed emails: send them again."""
+
+
+@outbox.command("retry")
+@click.option("--kind", help="Only emails of this kind (intro, topic, liaison_welcome, ...).")
+@click.option("--pair", "pair_id", help="Only this pair's emails.")
+@click.option("--key", help="Only the email with this outbox key.")
+@pass_ctx
+@user_errors
+def outbox_retry(ctx: Context, kind: str | None, pair_id: str | None, key: str | None) -> None:
+    """Failed emails back to pending: the next pass sends them, same key and Message-ID."""
+    from mailflow.services.outbox import retry_failed
+
+    retried = retry_failed(ctx.app, kind=kind, pair_id=pair_id, key=key)
+    if not retried:
+        click.echo("no failed email matches: nothing to send again")
+        return
+    for entry in retried:
+        click.echo(f"  pending again {entry.key} (was: {entry.last_error or 'failed'})")
+    click.echo(f"{len(retried)} failed email(s) will be sent by the next pass "
+               "(`mailflow send-due`, or the running service within minutes)")
+
+
+# --- quarantine -----------------------------------------------------------------------------
+
+
+@main.group()
+def quarantine() -> None:
+    """Quarantined messages: list them; accept a reply sent from another address."""
+
+
+@quarantine.command("list")
+@pass_ctx
+@user_errors
+def quarantine_list(ctx: Context) -> None:
+    """Quarantined messages, with the roster person each most likely comes from."""
+    from mailflow.render.filters import datetime_filter
+    from mailflow.services.quarantine import quarantined
+
+    rows = quarantined(ctx.app)
+    if not rows:
+        click.echo("the quarantine is empty")
+        return
+    zone, locale = ctx.app.settings.program.timezone, ctx.app.settings.program.locale
+    for q in rows:
+        when = datetime_filter(q.received_at, locale, zone) if q.received_at else "?"
+        sender = f"{q.name} <{q.sender}>" if q.name else q.sender or "(no sender)"
+        click.echo(f"{q.message_id}\n  {when} ({zone}) from {sender}: {q.subject!r} "
+                   f"({q.reason})")
+        if q.likely is not None:
+            pairs = f", pair {', '.join(q.likely_pairs)}" if q.likely_pairs else ""
+            click.echo(f"  most likely {q.likely.name} ({q.likely.email}{pairs}): "
+                       f"mailflow quarantine accept '{q.message_id}' --as {q.likely.email}")
+    click.echo(f"{len(rows)} quarantined message(s)")
+
+
+@quarantine.command("accept")
+@click.argument("message_id")
+@click.option("--as", "as_email", required=True, metavar="EMAIL",
+              help="The roster address of the person who sent it.")
+@click.option("--remember", is_flag=True,
+              help="Count later mail from its From address as this person's too.")
+@pass_ctx
+@user_errors
+def quarantine_accept(ctx: Context, message_id: str, as_email: str, remember: bool) -> None:
+    """Process a quarantined reply as the reply of a roster person."""
+    import asyncio
+
+    from mailflow.services.quarantine import accept
+
+    ctx.refuse_far_off_sending()
+    done = asyncio.run(accept(ctx.app, message_id, as_email, remember=remember))
+    click.echo(f"{done.message_id} from {done.sender} processed as {done.person}'s reply "
+               f"({done.outcome}); replies: {len(done.replies.sent)} sent")
+    if done.remembered:
+        click.echo(f"{done.sender} is now one of {done.person}'s addresses")
+    if done.replies.connection_error:
+        fail(f"replies not sent yet (they stay queued): {done.replies.connection_error}")
 
 
 @main.command()
@@ -402,14 +551,12 @@ def backup(ctx: Context, destination: Path) -> None:
 @user_errors
 def report(ctx: Context, out: Path, share_notes: bool) -> None:
     """The committee's report: engagement by month, escalations, goals, feedback (HTML)."""
-    from datetime import UTC, datetime
-
     from mailflow.report.page import build_report
     from mailflow.services.state import ProgramState
 
     with ctx.app.repository(readonly=True) as repo:
         state = ProgramState.load(repo, ctx.app.settings.program_model(), ctx.clock.now())
-    html = build_report(state, generated_at=datetime.now(UTC), share_notes=share_notes)
+    html = build_report(state, generated_at=ctx.clock.now(), share_notes=share_notes)
     out.write_text(html, encoding="utf-8")
     click.echo(f"wrote {out} (open it in a browser, or print it)")
 
@@ -585,6 +732,8 @@ def announce(ctx: Context, file: Path, audience: str, at: str | None, dry_run: b
 
     from mailflow.services.announce import announce as run_announce
 
+    if not dry_run:
+        ctx.refuse_far_off_sending()
     try:
         source = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

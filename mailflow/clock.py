@@ -51,9 +51,12 @@ class AcceleratedClock:
         return self.origin + timedelta(seconds=elapsed)
 
 
-def parse_now(text: str) -> datetime:
-    """Read `--now`: an ISO date or datetime; naive values are taken as UTC."""
+def parse_now(text: str, timezone: str = "UTC") -> datetime:
+    """Read `--now`: an ISO date or datetime; one without an offset is in ``timezone``
+    (the program's), as every time a coordinator reads in `plan` is."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        from zoneinfo import ZoneInfo
+
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
     return moment

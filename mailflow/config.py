@@ -94,7 +94,19 @@ def _show(value: Any) -> str:
     return f'"{value}"' if isinstance(value, str) else repr(value)
 
 
+def _check_locale(value: str) -> str:
+    from babel import Locale as BabelLocale
+    from babel import UnknownLocaleError
+
+    try:
+        return str(BabelLocale.parse(value.replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ValueError(f'expected a locale like "en_US" or "fr_FR", got {_show(value)}') \
+            from None
+
+
 Address = Annotated[str, AfterValidator(check_address)]
+Locale = Annotated[str, AfterValidator(_check_locale)]
 NamedAddress = Annotated[str, AfterValidator(_check_named_address)]
 TimeZone = Annotated[str, AfterValidator(_check_timezone)]
 IsoDate = Annotated[date, BeforeValidator(_check_date)]
@@ -130,6 +142,7 @@ class ProgramSettings(_Section):
     coordinators: list[Address] = Field(min_length=1)
     date_order: Literal["mdy", "dmy", "ymd"] = "mdy"
     allow_multiple_mentors: bool = False
+    locale: Locale = "en_US"
 
 
 class MailSettings(_Section):
@@ -157,8 +170,9 @@ class _ServerSettings(_Section):
     timeout_seconds: float = Field(default=30.0, gt=0)
 
     def password(self) -> str | None:
-        """The secret, read from the environment variable named by ``password_env``."""
-        if not self.password_env or self.auth == "oauth2":
+        """The secret, read from the environment variable named by ``password_env``;
+        None without a ``username`` (a server that takes no login) or with "oauth2"."""
+        if not self.password_env or not self.username or self.auth == "oauth2":
             return None
         value = os.environ.get(self.password_env)
         if value is None:
@@ -423,6 +437,7 @@ class Settings(_Section):
             digest_time=when,
             first_contact_days=self.schedule.first_contact_days,
             digest_always=self.schedule.digest_when == "always",
+            locale=p.locale,
         )
 
 

@@ -45,7 +45,14 @@ class DeliveryError(MailflowError):
 
 
 class ConnectionFailed(MailflowError):
-    """A mail server could not be reached, or refused the login."""
+    """A mail server could not be reached, or refused the login.
+
+    ``refused``: the server answered and said no (a login, a certificate): waiting
+    will not help, unlike an outage."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        self.refused = refused
+        super().__init__(message)
 
 
 class MailboxError(MailflowError):

@@ -33,3 +33,11 @@ def configure(fmt: str = "plain", level: int = logging.INFO) -> None:
     root.setLevel(level)
     root.propagate = False
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def quiet() -> None:
+    """One-shot commands print what happened themselves: their log stays silent (unless
+    `--verbose`), so an error is shown once, not once more as a log line on stderr."""
+    root = logging.getLogger("mailflow")
+    root.handlers[:] = [logging.NullHandler()]
+    root.propagate = False

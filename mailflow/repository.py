@@ -60,13 +60,20 @@ class PairRecord:
         return self.pair.pair_id
 
 
+def _person_record(person: Person) -> list[Any]:
+    fields: list[Any] = [person.name, person.email, person.timezone]
+    if person.other_emails:
+        fields.append(list(person.other_emails))
+    return fields
+
+
 def pair_to_record(rec: PairRecord) -> Record:
     p = rec.pair
     return {
         "id": p.pair_id,
-        "mentor": [p.mentor.name, p.mentor.email, p.mentor.timezone],
-        "mentee": [p.mentee.name, p.mentee.email, p.mentee.timezone],
-        "liaison": [p.liaison.name, p.liaison.email, p.liaison.timezone],
+        "mentor": _person_record(p.mentor),
+        "mentee": _person_record(p.mentee),
+        "liaison": _person_record(p.liaison),
         "start": _iso(p.start),
         "state": str(rec.state),
         "state_since": _iso(rec.state_since),
@@ -77,8 +84,8 @@ def pair_to_record(rec: PairRecord) -> Record:
 
 def pair_from_record(r: Record) -> PairRecord:
     def person(role: Role) -> Person:
-        name, email, tz = r[str(role)]
-        return Person(name, email, role, tz)
+        name, email, tz, *others = r[str(role)]
+        return Person(name, email, role, tz, tuple(others[0]) if others else ())
 
     pair = Pair(r["id"], person(Role.MENTOR), person(Role.MENTEE), person(Role.LIAISON),
                 _d(r["start"]))
@@ -88,6 +95,7 @@ def pair_from_record(r: Record) -> PairRecord:
 
 def outbox_to_record(e: OutboxEntry) -> Record:
     rec = e.export()
+    del rec["error"]  # stored as last_error
     rec.update(id=e.key, period=e.period, last_error=e.last_error,
                next_attempt_at=_iso(e.next_attempt_at), context=e.context)
     return rec
@@ -293,6 +301,13 @@ class Repository:
 
     def set_meta(self, name: str, **values: Any) -> None:
         self.store.put("meta", {**self.meta(name), **values, "id": name})
+
+    def remembered_addresses(self) -> dict[str, str]:
+        """Other addresses learnt from `quarantine accept --remember`: address -> person."""
+        return {k: v for k, v in self.meta("other_addresses").items() if k != "id"}
+
+    def remember_address(self, address: str, person: str) -> None:
+        self.set_meta("other_addresses", **{address.lower(): person.lower()})
 
     def bouncing(self) -> dict[str, str]:
         """Addresses that hard-bounced, with when: mail to them is held."""

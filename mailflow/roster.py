@@ -29,7 +29,8 @@ REQUIRED = (
     "pair_id", "mentor_name", "mentor_email", "mentee_name", "mentee_email",
     "liaison_name", "liaison_email",
 )
-OPTIONAL = ("start", "mentor_timezone", "mentee_timezone")
+OPTIONAL = ("start", "mentor_timezone", "mentee_timezone", "mentor_other_emails",
+            "mentee_other_emails", "liaison_other_emails")
 _MAX_FIELD = 500
 
 
@@ -171,7 +172,8 @@ def _pair_from_row(row: _Row, problems: list[str]) -> Pair | None:
                     f'{role}_timezone: expected an IANA time zone like "Europe/Berlin", '
                     f'got "{timezone}"'
                 )
-        people[role] = Person(v.get(f"{role}_name", ""), email, role, timezone)
+        others = _other_emails(v.get(f"{role}_other_emails", ""), role, email, problems)
+        people[role] = Person(v.get(f"{role}_name", ""), email, role, timezone, others)
     start = None
     if v.get("start"):
         try:
@@ -181,9 +183,31 @@ def _pair_from_row(row: _Row, problems: list[str]) -> Pair | None:
     mentor, mentee = people[Role.MENTOR], people[Role.MENTEE]
     if mentor.email and mentor.email == mentee.email:
         problems.append("mentor_email and mentee_email are the same person")
+    primaries = {person.email for person in people.values()}
+    for person in people.values():
+        problems.extend(f"{person.role}_other_emails: {other} is the address of another "
+                        "person in the pair" for other in person.other_emails
+                        if other in primaries)
     if problems:
         return None
     return Pair(v["pair_id"], mentor, mentee, people[Role.LIAISON], start)
+
+
+def _other_emails(value: str, role: Role, primary: str, problems: list[str],
+                  ) -> tuple[str, ...]:
+    """``a@x.org; b@y.org``: the person's other addresses, checked, without their own."""
+    others: list[str] = []
+    for item in (part.strip() for part in value.split(";")):
+        if not item:
+            continue
+        try:
+            address = check_address(item)
+        except ValueError as exc:
+            problems.append(f"{role}_other_emails: {exc}")
+            continue
+        if address != primary and address not in others:
+            others.append(address)
+    return tuple(others)
 
 
 def _cross_row_problems(rows: list[_Row], filename: str, rules: Rules) -> list[str]:

@@ -161,15 +161,15 @@ class ImapMailbox:
         s = self.settings
         if not s.username or password is None:
             raise ConnectionFailed(f"{self.where} needs a login: set imap.username and "
-                                   "imap.password_env")
+                                   "imap.password_env", refused=True)
         if "LOGINDISABLED" in {c.upper() for c in self._proto.capabilities}:
             raise ConnectionFailed(f"{self.where} refuses to log in without TLS: set "
-                                   "imap.security = \"starttls\" or \"tls\"")
+                                   "imap.security = \"starttls\" or \"tls\"", refused=True)
         response = await self._run("LOGIN", self._proto.login(quote(s.username), password))
         if response.result != "OK":
             raise ConnectionFailed(
                 f"{self.where} refused the login for {s.username!r} ({_text(response)}): "
-                f"check imap.username and the password in ${s.password_env}")
+                f"check imap.username and the password in ${s.password_env}", refused=True)
 
     def _oauth(self) -> TokenSource:
         if self._tokens is None:
@@ -209,7 +209,7 @@ class ImapMailbox:
             return ConnectionFailed(
                 f"the TLS certificate of {where} could not be verified "
                 f"({exc.verify_message}): check imap.host, or set imap.ca_file to the CA "
-                "that signed it")
+                "that signed it", refused=True)
         if isinstance(exc, ssl.SSLError):
             return ConnectionFailed(
                 f"TLS with {where} failed ({exc.reason}): check imap.security "

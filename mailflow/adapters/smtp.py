@@ -291,7 +291,7 @@ class SmtpSender:
             self._local_hostname = await asyncio.to_thread(socket.getfqdn)
         # a token is fetched before connecting, so no server waits on the token endpoint
         token = await self._tokens.token() if self._tokens is not None else None
-        password_login = s.username if token is None else None
+        password_login = (s.username or None) if token is None else None  # "": no login
         smtp = aiosmtplib.SMTP(
             hostname=s.host,
             port=s.port,
@@ -313,7 +313,9 @@ class SmtpSender:
                 await self._oauth_login(smtp, token)
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             smtp.close()
-            failure = ConnectionFailed(self._explain(exc))
+            refused = isinstance(_root_tls_error(exc) or exc, (
+                aiosmtplib.SMTPAuthenticationError, ssl.SSLCertVerificationError))
+            failure = ConnectionFailed(self._explain(exc), refused=refused)
             log.debug("smtp conn=%s connect failed: %s", conn_id, failure)
             raise failure from None
         except BaseException:  # cancelled mid-connect (a batch ending): leave no socket open

@@ -5,8 +5,8 @@ order), "3. Oktober", "le 3 octobre", "el 15 de enero", "3 października", "3 о
 
 `read_date(text, reference, order, direction)` reads a date at the start of text (after
 a word such as "on", "am", "le", or for UPCOMING "until", "bis", "hasta el") and says how
-many characters it used. A date without a year is the most recent such date not after
-the reference (plus a small tolerance) for PAST (a meeting), or the next one on or after
+many characters it used. A date without a year is the nearest such date to the reference
+for PAST (a meeting; MET itself refuses one in the future), or the next one on or after
 the reference for UPCOMING (a pause's end). Month and weekday names come from CLDR
 (`mailflow.domain.datewords`). Pure.
 """
@@ -82,8 +82,11 @@ def _with_year(month: int, day: int, reference: date, direction: str) -> date | 
     if direction == UPCOMING:
         candidate = date(reference.year, month, day)
         return candidate if candidate >= reference else date(reference.year + 1, month, day)
-    candidate = date(reference.year, month, day)
-    return candidate if candidate <= reference + TOLERANCE else date(reference.year - 1, month, day)
+    # a meeting: the nearest such date ("met 12/20" on 15 December is this 20 December,
+    # which MET then finds to be in the future; on 2 January it is last December's)
+    candidates = [date(year, month, day) for year in (reference.year - 1, reference.year,
+                                                        reference.year + 1)]
+    return min(candidates, key=lambda d: (abs((d - reference).days), d > reference))
 
 
 def _make(year: int | None, month: int, day: int, reference: date, direction: str) -> date | None:

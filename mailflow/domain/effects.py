@@ -67,6 +67,12 @@ class Reply:
     term_ended: bool
     last_ack_at: datetime | None = None
     history: Sequence[Event] = ()  # the pair's events recorded before this reply, in order
+    reply_day: date | None = None  # the reply's own date (its Date header), program's zone
+    pair_start: date | None = None  # the day the pair's mentorship began
+
+    @property
+    def day(self) -> date:
+        return self.reply_day or self.received_at.date()
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ sender, so a forged or look-alike address can never act on a pair.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from mailflow.domain.keys import token_in
 from mailflow.domain.model import OutboxEntry, Pair, Person
@@ -32,25 +34,72 @@ class NoMatch:
 
 
 class PeopleIndex:
-    """Pairs by the addresses of the people in them."""
+    """Pairs by the addresses of the people in them; a person's other addresses (roster
+    ``*_other_emails``, or ``remembered`` by `quarantine accept --remember`) stand for
+    their roster address."""
 
-    def __init__(self, pairs: Iterable[Pair], ended: Iterable[str] = ()) -> None:
+    def __init__(self, pairs: Iterable[Pair], ended: Iterable[str] = (),
+                 remembered: Mapping[str, str] | None = None) -> None:
         self.pairs: dict[str, Pair] = {}
         self.ended = frozenset(ended)  # ids of pairs that have ended
         self._by_address: dict[str, list[Pair]] = {}
+        self._aliases: dict[str, str] = {}
         for pair in pairs:
             self.pairs[pair.pair_id] = pair
             for person in (pair.mentor, pair.mentee, pair.liaison):
                 self._by_address.setdefault(person.email, []).append(pair)
+                for other in person.other_emails:
+                    self._aliases.setdefault(other, person.email)
+        for other, email in (remembered or {}).items():
+            self._aliases.setdefault(other.lower(), email.lower())
+
+    def canonical(self, address: str) -> str:
+        """The roster address of whoever writes from ``address`` (itself if unknown)."""
+        address = address.lower()
+        if address in self._by_address:
+            return address
+        return self._aliases.get(address, address)
 
     def pairs_of(self, address: str) -> list[Pair]:
-        return self._by_address.get(address.lower(), [])
+        return self._by_address.get(self.canonical(address), [])
 
     def active_pairs_of(self, address: str) -> list[Pair]:
         return [p for p in self.pairs_of(address) if p.pair_id not in self.ended]
 
     def knows(self, address: str) -> bool:
-        return address.lower() in self._by_address
+        return self.canonical(address) in self._by_address
+
+    def people(self) -> list[Person]:
+        """Everyone in the index, once."""
+        seen: dict[str, Person] = {}
+        for pair in self.pairs.values():
+            for person in (pair.mentor, pair.mentee, pair.liaison):
+                seen.setdefault(person.email, person)
+        return list(seen.values())
+
+
+def likely_person(address: str, name: str, people: Iterable[Person]) -> Person | None:
+    """Whom an unknown sender most likely is: display name and the address's local part
+    compared with each person's name and local part (the closest, if close enough)."""
+    local = address.lower().partition("@")[0]
+    words = _letters(name) or _letters(local)
+    best, best_score = None, 0.0
+    for person in people:
+        score = max(
+            SequenceMatcher(None, words, _letters(person.name)).ratio() if words else 0.0,
+            SequenceMatcher(None, _letters(local),
+                            _letters(person.email.partition("@")[0])).ratio(),
+        )
+        if score > best_score:
+            best, best_score = person, score
+    return best if best_score >= 0.6 else None
+
+
+def _letters(text: str) -> str:
+    """``"Zoë Ñúñez"`` -> ``"zoe nunez"``: lower case, accents and punctuation gone."""
+    plain = unicodedata.normalize("NFKD", text.lower())
+    kept = "".join(ch if ch.isalnum() else " " for ch in plain if not unicodedata.combining(ch))
+    return " ".join(kept.split())
 
 
 def match_reply(
@@ -62,7 +111,7 @@ def match_reply(
     outbox_by_message_id: Callable[[str], OutboxEntry | None],
     outbox_by_token: Mapping[str, OutboxEntry] | Callable[[str], OutboxEntry | None],
 ) -> Match | NoMatch:
-    sender = from_address.lower()
+    sender = people.canonical(from_address)
     if not sender or not people.knows(sender):
         return NoMatch("unknown sender")
     answered = _answered(thread_ids, to_addresses, outbox_by_message_id, outbox_by_token)

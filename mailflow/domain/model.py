@@ -106,6 +106,7 @@ class Program:
     digest_time: time = time(8, 0)
     first_contact_days: int = 14
     digest_always: bool = False  # [schedule].digest_when == "always"
+    locale: str = "en_US"  # how dates are written in emails (CLDR, via Babel)
 
     def topic_for(self, month: int) -> Topic | None:
         return next((t for t in self.topics if t.month == month), None)
@@ -117,6 +118,8 @@ class Person:
     email: str  # always lower-case
     role: Role
     timezone: str | None = None
+    # the person's other addresses (a personal account, a phone): their replies count
+    other_emails: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,7 @@ class OutboxEntry:
             "due_at": self.due_at.isoformat(),
             "sent_at": self.sent_at.isoformat() if self.sent_at else None,
             "attempts": self.attempts,
+            "error": self.last_error,
         }
 
 
@@ -236,5 +240,5 @@ ESCALATION_EXPORT_FIELDS = (
 )
 OUTBOX_EXPORT_FIELDS = (
     "key", "pair_id", "person", "role", "kind", "status", "message_id", "due_at", "sent_at",
-    "attempts",
+    "attempts", "error",
 )

@@ -55,6 +55,7 @@ def program_context(program: Program) -> Context:
         "start": program.start,
         "end": term_end(program.start, program.months),
         "timezone": program.timezone,
+        "locale": program.locale,
         "coordinators": list(program.coordinators),
         "nudge_after_days": program.nudge_after_days,
         "escalate_after_days": program.escalate_after_days,
@@ -81,7 +82,9 @@ def base_context(program: Program, recipient: Person, sent_on: date, kind: str,
     """What every email gets: program, recipient, sent_on, reply_keywords."""
     return {
         "program": program_context(program),
-        "recipient": recipient_context(recipient),
+        # times are shown in the recipient's own zone, else the program's
+        "recipient": {**recipient_context(recipient),
+                      "timezone": recipient.timezone or program.timezone},
         "sent_on": sent_on,
         "reply_keywords": reply_keywords(kind, recipient.role, term_ended=term_ended),
     }

@@ -47,6 +47,7 @@ from mailflow.render.filters import FILTERS, escape_for_markdown
 from mailflow.render.limits import BoundedSandbox, RenderLimitError, bounded_render
 from mailflow.render.mime import RenderedEmail, build_message
 from mailflow.render.samples import sample_contexts
+from mailflow.render.suggest import did_you_mean
 
 __all__ = [
     "DEFAULT_TEMPLATE_DIR",
@@ -304,9 +305,9 @@ class Renderer:
             where = f"{self.display(exc.filename or template)}:{exc.lineno}"
             raise TemplateError(f"{where}: {exc.message}") from None
         except Exception as exc:
-            raise TemplateError(self._describe(exc, template)) from None
+            raise TemplateError(self._describe(exc, template, ctx)) from None
 
-    def _describe(self, exc: BaseException, template: str) -> str:
+    def _describe(self, exc: BaseException, template: str, ctx: Mapping[str, Any]) -> str:
         name = template.partition("#")[0]
         given = self._loader.given.get(name)
         where = self._where(exc) or (given[1] if given else f"{self._shown_dir}/{name}")
@@ -314,7 +315,10 @@ class Renderer:
             return f"{where}: not allowed in a template (sandbox): {exc}"
         if isinstance(exc, TemplateNotFound):
             return f"{where}: the included template {exc.name!r} does not exist"
-        if isinstance(exc, (UndefinedError, RenderLimitError)):
+        if isinstance(exc, UndefinedError):
+            close = did_you_mean(str(exc), ctx)
+            return f"{where}: {exc}" + (f" (did you mean `{close}`?)" if close else "")
+        if isinstance(exc, RenderLimitError):
             return f"{where}: {exc}"
         return f"{where}: {type(exc).__name__}: {exc}"
 

@@ -1,24 +1,28 @@
 """Jinja filters available to every template (documented in docs/templates.md).
 
-Dates may arrive as ``date`` or ``datetime`` objects or ISO strings; names of
-days and months are English whatever the server's locale.
+Dates may arrive as ``date`` or ``datetime`` objects or ISO strings. They are
+written the way the program's locale (``[program].locale``, default "en_US")
+writes them, by Babel (CLDR): "Monday, December 21, 2026", "lundi 21
+décembre 2026". A moment (a ``datetime`` with its offset) is shown in the
+recipient's time zone, else the program's. Inside a template the locale and
+zone come from the context (``program.locale``, ``recipient.timezone``,
+``program.timezone``); the plain functions take them as arguments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from jinja2 import pass_eval_context
+from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
+from jinja2 import pass_context, pass_eval_context
 from jinja2.nodes import EvalContext
+from jinja2.runtime import Context as JinjaContext
 from markupsafe import Markup, escape
 
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
-)
+DEFAULT_LOCALE = "en_US"
 
 
 # Markdown punctuation that can make links, images, code or emphasis out of a value.
@@ -56,24 +60,22 @@ def _as_datetime(value: Any) -> datetime | None:
     return None if day is None else datetime(day.year, day.month, day.day)
 
 
-def longdate(value: Any) -> str:
-    """``Tuesday, 1 September 2026``"""
+def longdate(value: Any, locale: str = DEFAULT_LOCALE) -> str:
+    """``Tuesday, September 1, 2026`` (en_US); ``mardi 1 septembre 2026`` (fr_FR)"""
     day = _as_date(value)
-    if day is None:
-        return ""
-    return f"{_DAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return "" if day is None else str(format_date(day, "full", locale=locale))
 
 
-def shortdate(value: Any) -> str:
-    """``1 September 2026``"""
+def shortdate(value: Any, locale: str = DEFAULT_LOCALE) -> str:
+    """``September 1, 2026`` (en_US); ``1 September 2026`` (en_GB)"""
     day = _as_date(value)
-    return "" if day is None else f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return "" if day is None else str(format_date(day, "long", locale=locale))
 
 
-def monthname(value: Any) -> str:
+def monthname(value: Any, locale: str = DEFAULT_LOCALE) -> str:
     """``September 2026``"""
     day = _as_date(value)
-    return "" if day is None else f"{_MONTHS[day.month - 1]} {day.year}"
+    return "" if day is None else str(format_skeleton("yMMMM", day, locale=locale))
 
 
 def isodate(value: Any) -> str:
@@ -82,12 +84,19 @@ def isodate(value: Any) -> str:
     return "" if day is None else day.isoformat()
 
 
-def datetime_filter(value: Any) -> str:
-    """``1 September 2026, 09:30`` (the time as given, no zone conversion)."""
+def datetime_filter(value: Any, locale: str = DEFAULT_LOCALE, timezone: str | None = None,
+                    ) -> str:
+    """``September 1, 2026, 9:30 AM``: a moment with an offset in ``timezone``; one
+    without, as given."""
     moment = _as_datetime(value)
     if moment is None:
         return ""
-    return f"{shortdate(moment)}, {moment:%H:%M}"
+    if moment.tzinfo is not None and timezone:
+        moment = moment.astimezone(ZoneInfo(timezone))
+    local = moment.replace(tzinfo=None)
+    pattern = str(get_datetime_format("long", locale=locale)).replace("'", "")
+    return pattern.format(format_time(local, "short", locale=locale),
+                          format_date(local, "long", locale=locale))
 
 
 def add_days(value: Any, days: int) -> date | None:
@@ -119,12 +128,47 @@ def quote(eval_ctx: EvalContext, value: Any) -> str:
     return "\n".join(f"> {line}" for line in lines)
 
 
+def _locale(ctx: JinjaContext) -> str:
+    program = ctx.get("program")
+    value = program.get("locale") if isinstance(program, Mapping) else None
+    return str(value or DEFAULT_LOCALE)
+
+
+def _zone(ctx: JinjaContext) -> str | None:
+    for name in ("recipient", "program"):
+        holder = ctx.get(name)
+        zone = holder.get("timezone") if isinstance(holder, Mapping) else None
+        if zone:
+            return str(zone)
+    return None
+
+
+@pass_context
+def _longdate(ctx: JinjaContext, value: Any) -> str:
+    return longdate(value, _locale(ctx))
+
+
+@pass_context
+def _shortdate(ctx: JinjaContext, value: Any) -> str:
+    return shortdate(value, _locale(ctx))
+
+
+@pass_context
+def _monthname(ctx: JinjaContext, value: Any) -> str:
+    return monthname(value, _locale(ctx))
+
+
+@pass_context
+def _datetime(ctx: JinjaContext, value: Any) -> str:
+    return datetime_filter(value, _locale(ctx), _zone(ctx))
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
-    "longdate": longdate,
-    "shortdate": shortdate,
-    "monthname": monthname,
+    "longdate": _longdate,
+    "shortdate": _shortdate,
+    "monthname": _monthname,
     "isodate": isodate,
-    "datetime": datetime_filter,
+    "datetime": _datetime,
     "add_days": add_days,
     "plural": plural,
     "oneline": oneline,

@@ -195,8 +195,15 @@ def _digest(coordinator: bool) -> list[Context]:
         full["failures"] = [{"key": "P12/topic/3/talvarez@example.org",
                              "person": "talvarez@example.org", "kind": "topic",
                              "error": "550 mailbox unavailable"}]
-        full["quarantined"] = [{"from": "stranger@example.com", "subject": "Re: Month 3",
-                                "reason": "unknown sender", "received_at": OPENED}]
+        full["quarantined"] = [
+            {"from": "stranger@example.com", "subject": "Re: Month 3", "reason": "unknown sender",
+             "received_at": OPENED, "message_id": "<abc@example.com>", "likely": None},
+            {"from": "tam.alvarez@gmail.example", "subject": "Re: Welcome",
+             "reason": "unknown sender", "received_at": OPENED,
+             "message_id": "<def@gmail.example>",
+             "likely": {"name": "Tam Alvarez", "email": "talvarez@example.org",
+                        "pair_ids": ["P12"]}},
+        ]
         full["counts"] = {"active": 2, "paused": 0, "ending": 0, "ended": 0, "completed": 0}
     empty = {**base, "is_coordinator": coordinator, "rows": [], "failures": [],
              "quarantined": [], "counts": {}}

@@ -78,6 +78,7 @@ class MonthCell:
     end: date  # exclusive
     status: Cell
     meetings: int  # MET days in the month
+    over: bool = False  # the month has ended: only such months count in the headline
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,15 @@ class PairRow:
     months: tuple[MonthCell, ...]
 
     @property
+    def due_months(self) -> list[MonthCell]:
+        """Months that count towards "meeting at least monthly": those that have ended
+        and were not paused. (A month in progress counted only for pairs that had met
+        in it would make silent pairs look "not yet due" and the share 100%.)"""
+        return [c for c in self.months if c.status in DUE_CELLS and c.over]
+
+    @property
     def meets_monthly(self) -> bool:
-        due = [c for c in self.months if c.status in DUE_CELLS]
+        due = self.due_months
         return bool(due) and all(c.status == Cell.MET for c in due)
 
 
@@ -223,7 +231,8 @@ def pair_row(state: ProgramState, rec: PairRecord) -> PairRow:
     for m, (a, b) in enumerate(month_bounds(start, program.months), start=1):
         met = sum(1 for d in history.met_dates if a <= d < b)
         not_met = any(a <= d < b for d in not_met_days)
-        cells.append(MonthCell(m, a, b, _status(rec, state, a, b, met, not_met), met))
+        cells.append(MonthCell(m, a, b, _status(rec, state, a, b, met, not_met), met,
+                               over=b <= state.today))
     pair = rec.pair
     return PairRow(pair.pair_id, pair.mentor.name, pair.mentee.name, pair.liaison.name,
                    pair_state(rec, history, program, state.today), start,
@@ -291,7 +300,7 @@ def headline(rows: Iterable[PairRow], escalations: Iterable[EscalationRow]) -> H
     return Headline(
         pairs=len(rows),
         meeting_monthly=sum(1 for r in rows if r.meets_monthly),
-        with_due_months=sum(1 for r in rows if any(c.status in DUE_CELLS for c in r.months)),
+        with_due_months=sum(1 for r in rows if r.due_months),
         escalations=len(escalations),
         open_escalations=sum(1 for e in escalations if e.still_open),
         completed=sum(1 for r in rows if r.state == PairState.COMPLETED),

@@ -21,13 +21,14 @@ class CheckReport:
     errors: list[str] = field(default_factory=list)
 
 
-def run_checks(app: App, roster_file: Path | None) -> CheckReport:
+def run_checks(app: App, roster_file: Path | None, *, sign_in: bool = False,
+               roster: bool = True) -> CheckReport:
     report = CheckReport()
     settings = app.settings
     report.notes.append(f"config: {app.config_path} is valid ({settings.program.name!r}, "
                         f"{settings.program.months} months from {settings.program.start})")
     for section in (settings.smtp, settings.imap):
-        if section.password_env and section.password_env not in os.environ:
+        if section.username and section.password_env and section.password_env not in os.environ:
             report.warnings.append(
                 f"the environment variable {section.password_env} is not set; "
                 "mailflow cannot log in to the mail server until it is"
@@ -49,8 +50,24 @@ def run_checks(app: App, roster_file: Path | None) -> CheckReport:
                 "unencrypted"
             )
     _check_templates(app, report)
-    _check_roster(app, roster_file, report)
+    if roster:
+        _check_roster(app, roster_file, report)
+    if sign_in:
+        _check_sign_in(app, report)
     return report
+
+
+def _check_sign_in(app: App, report: CheckReport) -> None:
+    import asyncio
+
+    from mailflow.services.signin import sign_in
+
+    problems = asyncio.run(sign_in(app))
+    report.errors.extend(str(p) for p in problems)
+    for server in ("smtp", "imap"):
+        if not any(p.server == server for p in problems):
+            section = getattr(app.settings, server)
+            report.notes.append(f"[{server}]: signed in to {section.host}:{section.port}")
 
 
 def _check_templates(app: App, report: CheckReport) -> None:

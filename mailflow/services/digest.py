@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from mailflow.domain.ledger import goals, in_force, low_ratings
+from mailflow.domain.matching import PeopleIndex, likely_person
 from mailflow.domain.model import Event, EventType, Kind, OutboxEntry, OutboxStatus, Person, Role
 from mailflow.render.context import Context, person_context
 from mailflow.repository import PairRecord
@@ -93,6 +94,17 @@ def _failure(entry: OutboxEntry) -> Context:
             "error": entry.last_error}
 
 
+def _likely(record: dict[str, Any], people: PeopleIndex) -> Context | None:
+    """The roster person a quarantined message most likely comes from (another address)."""
+    sender = str(record.get("from", ""))
+    person = likely_person(sender, str(record.get("from_name", "")), people.people()) \
+        if sender else None
+    if person is None:
+        return None
+    return {"name": person.name, "email": person.email,
+            "pair_ids": [p.pair_id for p in people.pairs_of(person.email)]}
+
+
 def digest_context(entry: OutboxEntry, state: ProgramState, who: Person) -> dict[str, Any]:
     coordinator = who.role == Role.COORDINATOR
     rows = digest_rows(state, None if coordinator else who.email, last_digest_at(state, entry))
@@ -103,9 +115,11 @@ def digest_context(entry: OutboxEntry, state: ProgramState, who: Person) -> dict
     if coordinator:
         context["failures"] = [_failure(e) for e in state.outbox
                                if e.status == OutboxStatus.FAILED]
+        people = PeopleIndex(r.pair for r in state.pairs.values() if r.in_roster)
         context["quarantined"] = [
             {"from": r.get("from", ""), "subject": r.get("subject", ""),
-             "reason": r.get("reason", ""), "received_at": r.get("at")}
+             "reason": r.get("reason", ""), "received_at": r.get("at"),
+             "message_id": r.get("id", ""), "likely": _likely(r, people)}
             for r in state.quarantined
         ]
         context["counts"] = dict(Counter(row["state"] for row in rows))

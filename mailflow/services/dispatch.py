@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,7 @@ from mailflow.adapters.smtp import SmtpSender
 from mailflow.config import Settings
 from mailflow.domain.calendar import PlannedEmail, plan
 from mailflow.domain.digests import digests_due
-from mailflow.domain.effects import escalation_id
+from mailflow.domain.effects import escalation_id, short_hash
 from mailflow.domain.keys import NO_PAIR, message_id, outbox_key, reply_address
 from mailflow.domain.model import (
     Escalation,
@@ -43,7 +42,6 @@ from mailflow.services.workers import WorkerPool
 log = logging.getLogger("mailflow.dispatch")
 
 CHUNK = 250  # messages composed and marked as attempted per commit
-LOOKAHEAD = 2  # chunks submitted for composing beyond the one being sent
 RECORD_EVERY = 1  # results per commit: a crash resends at most this many (same Message-ID)
 MAX_BACKOFF = timedelta(hours=6)
 DIGESTS_AFTER_END = timedelta(days=14)
@@ -62,6 +60,7 @@ class SendReport:
     held: list[tuple[str, str]] = field(default_factory=list)  # could not be rendered
     would_send: list[OutboxEntry] = field(default_factory=list)  # dry run
     connection_error: str = ""
+    blocked: str = ""  # an email could not be rendered: the pass sent nothing
 
     def __repr__(self) -> str:
         # Counts only: asyncio.run (3.11) reprs its coroutine's result twice, and the
@@ -69,7 +68,7 @@ class SendReport:
         counts = ", ".join(f"{name}={len(getattr(self, name))}" for name in
                            ("skipped", "sent", "deferred", "failed", "held", "would_send"))
         return (f"SendReport(recorded={self.recorded}, {counts}, "
-                f"connection_error={self.connection_error!r})")
+                f"connection_error={self.connection_error!r}, blocked={self.blocked!r})")
 
 
 def backoff(attempts: int) -> timedelta:
@@ -97,19 +96,24 @@ class Dispatcher:
             for item in planned:
                 entry = item.to_outbox_entry(self.domain)
                 if entry.kind == Kind.ESCALATION and entry.status == OutboxStatus.PENDING:
-                    entry = self._open_quiet_escalation(repo, entry)
+                    entry = self._open_quiet_escalation(repo, state, entry)
                 repo.put_outbox(entry)
                 report.recorded += 1
                 if entry.status == OutboxStatus.SKIPPED:
                     report.skipped.append(entry)
                     log.info("outbox key=%s skipped: %s", entry.key, entry.last_error)
 
-    def _open_quiet_escalation(self, repo: Repository, entry: OutboxEntry) -> OutboxEntry:
-        """The escalation a planned `quiet` or `no_contact` email announces."""
+    def _open_quiet_escalation(self, repo: Repository | None, state: ProgramState,
+                               entry: OutboxEntry) -> OutboxEntry:
+        """The escalation a planned `quiet` or `no_contact` email announces (in memory
+        only, without a repository: a dry run)."""
         reason = EscalationReason(entry.context.get("escalation_reason", "quiet"))
         esc = Escalation(escalation_id(entry.pair_id, reason, entry.key),
                          entry.pair_id, entry.person, reason, "", entry.due_at)
-        repo.put_escalation(esc)
+        if repo is not None:
+            repo.put_escalation(esc)  # the state follows what the repository stores
+        else:
+            state.stored_escalation(esc)
         return replace(entry, context={**entry.context, "escalation_id": esc.id})
 
     def due_now(self, repo: Repository, state: ProgramState, now: datetime) -> list[PlannedEmail]:
@@ -173,34 +177,45 @@ class Dispatcher:
             in_reply_to=entry.context.get("in_reply_to") or None, given=addressed.given,
         )
 
+    async def compose_first(self, repo: Repository | None, state: ProgramState,
+                            entries: list[OutboxEntry], now: datetime, report: SendReport,
+                            ) -> list[Composed]:
+        """Compose every entry before any is sent (in a worker process too, for a long
+        pass). A message that could not be composed (a broken template) is held, with
+        its reason, and ``report.blocked`` says so: then nothing of the pass may go."""
+        composed: list[Composed] = []
+        with self.composer.session(now) as compose:
+            compose.expect(len(entries))
+            batches = [compose.submit(self.drafts(repo, state, entries[i:i + CHUNK], report),
+                                      here=(i // CHUNK) % 2 == 0)
+                       for i in range(0, len(entries), CHUNK)]
+            for batch in batches:
+                composed += zip(batch.batch, await batch.result(), strict=True)
+        by_key = {entry.key: entry for entry in entries}
+        failed = [(by_key[d.key], m) for d, m in composed if isinstance(m, str)]
+        for entry, reason in failed:
+            self._hold(repo, entry, reason, report)
+        if failed:
+            report.blocked = (f"{len(failed)} email(s) could not be rendered, so none of the "
+                              f"{len(entries)} due was sent: fix the template, then run again")
+        return composed
+
     async def send_entries(self, repo: Repository, state: ProgramState,
                            entries: list[OutboxEntry], now: datetime,
                            report: SendReport) -> None:
-        """Compose and send, chunk by chunk, over one set of reused connections.
+        """Compose every entry, then send them over one set of reused connections.
 
-        Later chunks are composed (in a worker process, for a long pass) while
-        earlier ones are sent. Raises ConnectionFailed once what was sent so far
-        has been recorded.
+        Nothing is sent if one of them could not be composed (``report.blocked``).
+        Raises ConnectionFailed once what was sent so far has been recorded.
         """
+        composed = await self.compose_first(repo, state, entries, now, report)
+        if report.blocked or not composed:
+            return
         by_key = {entry.key: entry for entry in entries}
-        chunks = iter([entries[i:i + CHUNK] for i in range(0, len(entries), CHUNK)])
-        with self.composer.session(now) as compose:
-            compose.expect(len(entries))
-            pending: deque[Pending[Draft, Message]] = deque()
-
-            def submit_next() -> None:
-                chunk = next(chunks, None)
-                if chunk is not None:
-                    pending.append(compose.submit(self.drafts(repo, state, chunk, report)))
-
-            for _ in range(1 + LOOKAHEAD):
-                submit_next()
-            async with self.sender() as smtp:
-                while pending:
-                    batch = pending.popleft()
-                    composed = list(zip(batch.batch, await batch.result(), strict=True))
-                    submit_next()
-                    await self.send_composed(repo, smtp, by_key, composed, now, report)
+        async with self.sender() as smtp:
+            for start in range(0, len(composed), CHUNK):
+                await self.send_composed(repo, smtp, by_key, composed[start:start + CHUNK],
+                                         now, report)
 
     def stream(self, repo: Repository, now: datetime, report: SendReport,
                pool: WorkerPool | None = None) -> OutboxStream:
@@ -210,7 +225,7 @@ class Dispatcher:
 
     # --- the two steps a pass (send_entries) and a stream (OutboxStream) share ----------
 
-    def drafts(self, repo: Repository, state: ProgramState, entries: list[OutboxEntry],
+    def drafts(self, repo: Repository | None, state: ProgramState, entries: list[OutboxEntry],
                report: SendReport) -> list[Draft]:
         """What composing each entry needs; an entry that cannot be drafted is held
         (pending, with the reason, in ``report.held``)."""
@@ -258,10 +273,13 @@ class Dispatcher:
                 chunk.append((entry, message))
         return chunk
 
-    def _hold(self, repo: Repository, entry: OutboxEntry, reason: str,
+    def _hold(self, repo: Repository | None, entry: OutboxEntry, reason: str,
               report: SendReport) -> None:
-        """An email that cannot be composed stays pending, with the reason, for coordinators."""
+        """An email that cannot be composed stays pending, with the reason, for coordinators
+        (recorded unless this is a dry run, ``repo`` None)."""
         report.held.append((entry.key, reason))
+        if repo is None:
+            return
         log.error("outbox key=%s not rendered: %s", entry.key, reason)
         repo.put_outbox(replace(entry, last_error=f"not rendered: {reason}"))
 
@@ -303,11 +321,7 @@ class Dispatcher:
         )
         planned = self.digests(repo, state, now) if digests else self.due_now(repo, state, now)
         if dry_run:
-            report.would_send = [p.to_outbox_entry(self.domain) for p in planned
-                                 if p.status == OutboxStatus.PENDING]
-            report.would_send += self.sendable(state, now, _kinds(digests))
-            report.skipped = [p.to_outbox_entry(self.domain) for p in planned
-                              if p.status == OutboxStatus.SKIPPED]
+            await self._dry_run(state, planned, now, report, digests)
             return report
         self.record_due(repo, state, planned, report)
         try:
@@ -320,21 +334,42 @@ class Dispatcher:
             report.connection_error = str(exc)
         return report
 
+    async def _dry_run(self, state: ProgramState, planned: list[PlannedEmail], now: datetime,
+                       report: SendReport, digests: bool) -> None:
+        """What a pass would send, each email rendered as the real pass would render it."""
+        report.would_send = []
+        for item in planned:
+            entry = item.to_outbox_entry(self.domain)
+            if entry.status == OutboxStatus.SKIPPED:
+                report.skipped.append(entry)
+                continue
+            if entry.kind == Kind.ESCALATION:
+                entry = self._open_quiet_escalation(None, state, entry)
+            report.would_send.append(entry)
+        report.would_send += self.sendable(state, now, _kinds(digests))
+        await self.compose_first(None, state, report.would_send, now, report)
+
     async def _alert_coordinators(self, repo: Repository, state: ProgramState, now: datetime,
                                   report: SendReport) -> None:
-        """One alert email per pass that met permanent failures or unrenderable mail."""
+        """One alert email per pass that met permanent failures or unrenderable mail (one
+        per distinct rendering problem, however many passes meet it)."""
         details = [f"{key}: {error}" for key, error in report.failed + report.held]
         alerts = []
+        problem = f"{len(details)} email(s) could not be sent in the send pass"
         period = f"send-{now.strftime('%Y%m%dT%H%M%S')}"
+        if report.blocked and not report.failed:
+            problem = report.blocked
+            period = "render-" + short_hash("\n".join(sorted({e for _, e in report.held})))
         for coordinator in self.program.coordinators:
             key = outbox_key(NO_PAIR, str(Kind.ALERT), period, coordinator)
             entry = OutboxEntry(
                 key, NO_PAIR, coordinator, "coordinator", Kind.ALERT, period, now,
                 message_id(key, self.domain),
-                context={"problem": f"{len(details)} email(s) could not be sent in the send "
-                                    "pass", "since": now.isoformat(), "recovered": False,
+                context={"problem": problem, "since": now.isoformat(), "recovered": False,
                          "details": details},
             )
+            if repo.outbox_entry(key) is not None:
+                continue  # this problem was reported already
             repo.put_outbox(entry)
             alerts.append(entry)
         await self.send_entries(repo, state, alerts, now, SendReport())

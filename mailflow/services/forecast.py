@@ -43,7 +43,8 @@ def forecast(app: App, days: int) -> list[dict[str, Any]]:
          "note": e.last_error}
         for e in state.outbox if e.status == OutboxStatus.PENDING
     ]
-    rows.sort(key=lambda r: (r["due_at"], r["key"]))
+    # by the instant, not the text: "08:00-06:00" comes after "02:00-06:00" and "09:00+01:00"
+    rows.sort(key=lambda r: (datetime.fromisoformat(r["due_at"]), r["key"]))
     return rows
 
 

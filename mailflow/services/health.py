@@ -62,3 +62,28 @@ def update(health: dict[str, Any], channel: str, now: datetime, error: str | Non
             alerts = _alert_entries(coordinators, domain, now, channel, since, False, error)
             changes[alerted_key] = True
     return changes, alerts
+
+
+def emails_error(now: datetime, failed: list[tuple[str, str]], blocked: str) -> str | None:
+    """`last_error` for a pass that reached the server but could not send some emails."""
+    if blocked:
+        return f"{now.isoformat()} send: {blocked}: {failed[0][1] if failed else ''}".rstrip(": ")
+    if not failed:
+        return None
+    key, error = failed[-1]
+    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    return f"{now.isoformat()} send: {len(failed)} email(s) failed: {key}: {error}{more}"
+
+
+def problem_alerts(coordinators: tuple[str, ...], domain: str, now: datetime, problem: str,
+                   details: list[str], period: str) -> list[OutboxEntry]:
+    """One alert per coordinator about a problem that is not an outage (a refused
+    config reload, say); ``period`` makes the key: the same period is alerted once."""
+    entries = []
+    for coordinator in coordinators:
+        key = outbox_key(NO_PAIR, str(Kind.ALERT), period, coordinator)
+        context: dict[str, Any] = {"problem": problem, "since": now.isoformat(),
+                                   "recovered": False, "details": details}
+        entries.append(OutboxEntry(key, NO_PAIR, coordinator, "coordinator", Kind.ALERT,
+                                   period, now, message_id(key, domain), context=context))
+    return entries

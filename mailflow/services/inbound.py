@@ -75,7 +75,8 @@ class Inbound:
         self.domain = settings.mail.domain
         self.people = PeopleIndex((r.pair for r in state.pairs.values() if r.in_roster),
                                   ended=(r.pair_id for r in state.pairs.values()
-                                         if r.state == PairState.ENDED))
+                                         if r.state == PairState.ENDED),
+                                  remembered=repo.remembered_addresses())
         self.by_token = {reply_token(e.key): e for e in state.outbox}
         self.last_ack = last_ack_times(state.outbox)
         self.queued: list[OutboxEntry] = []
@@ -96,7 +97,8 @@ class Inbound:
             log.exception("message_id=%s could not be handled", msg_id)
             handled = Handled("error", QUARANTINED, f"internal error: {type(exc).__name__}")
         details = {"from": parsed.from_address, "subject": parsed.subject[:200],
-                   "reason": handled.reason, "kind": parsed.kind}
+                   "reason": handled.reason, "kind": parsed.kind,
+                   "from_name": parsed.from_name[:200]}
         if handled.folder == QUARANTINED:
             self._event("", parsed.from_address, "", EventType.QUARANTINED, msg_id,
                         f"{handled.reason}: {parsed.subject[:200]}")
@@ -104,6 +106,19 @@ class Inbound:
                         parsed.from_address, handled.reason)
         self.repo.mark_processed(msg_id, handled.folder, self.now, outcome_kind=handled.outcome,
                                  **details)
+        return handled
+
+    def accept(self, raw: bytes, as_person: str) -> Handled:
+        """A quarantined reply, handled as if ``as_person`` (a roster address) had sent it:
+        a coordinator vouched for it (`mailflow quarantine accept`)."""
+        parsed = parse_message(raw, trusted_authserv_id=self.settings.imap.trusted_authserv_id)
+        msg_id = parsed.message_id or synthetic_message_id(raw)
+        handled = self._human(replace(parsed, from_address=as_person.lower()), msg_id, raw)
+        if handled.folder == PROCESSED:
+            self.repo.mark_processed(msg_id, PROCESSED, self.now, outcome_kind=handled.outcome,
+                                     **{"from": parsed.from_address, "accepted_as": as_person,
+                                        "subject": parsed.subject[:200], "kind": parsed.kind,
+                                        "from_name": parsed.from_name[:200]})
         return handled
 
     def _classified(self, parsed: ParsedMessage, msg_id: str, raw: bytes) -> Handled:
@@ -258,6 +273,8 @@ class Inbound:
             term_ended=self.state.term_ended(rec), last_ack_at=self.last_ack.get(
                 match.person.email),
             history=tuple(self.state.events_by_pair.get(match.pair.pair_id, ())),
+            reply_day=self._reference_day(parsed),
+            pair_start=rec.pair.start_date(self.state.program),
         )
         return decide(reply, self.state.open_escalations(match.pair.pair_id))
 

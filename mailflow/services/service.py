@@ -6,6 +6,11 @@ the (possibly accelerated) program clock, poll on the wall clock every
 A job never overlaps itself, missed runs coalesce into one, a failing job is
 logged with its cause and tried again at its next run, and SIGTERM/SIGINT
 let the pass in hand finish before the process exits.
+
+SIGHUP (`systemctl reload mailflow`) reloads config.toml and the templates
+between passes, if the new config passes `mailflow check` (without the
+roster); otherwise it is refused, logged and alerted, and the running config
+is kept. A config file changed on disk without a reload is logged once.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -22,7 +28,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from mailflow.app import App
+from mailflow.domain.effects import short_hash
 from mailflow.errors import MailflowError
+from mailflow.services.checks import run_checks
 
 if TYPE_CHECKING:
     from mailflow.web.app import WebServer
@@ -43,6 +51,9 @@ class Service:
         self._store = asyncio.Lock()  # one pass at a time holds the store
         self._idle_task: asyncio.Task[None] | None = None
         self._failed_passes: dict[str, int] = {}  # an outage is logged once, its end once
+        self._scheduler: AsyncIOScheduler | None = None
+        self._reload_task: asyncio.Task[bool] | None = None
+        self._config_seen = self._config_stamp()  # what the running config was read from
 
     # --- jobs -----------------------------------------------------------------------
 
@@ -50,6 +61,7 @@ class Service:
         lock = self._locks[name]
         if lock.locked() or self.stopping.is_set():
             return
+        self._notice_config_change()
         async with lock, self._store:
             try:
                 summary = await run()
@@ -126,6 +138,57 @@ class Service:
                 last_error = str(exc)
                 await asyncio.sleep(min(settings.poll_seconds, 60))
 
+    # --- configuration changes --------------------------------------------------------------
+
+    def _config_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.app.config_path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def _notice_config_change(self) -> None:
+        """Log once that the file on disk is not the config in use."""
+        stamp = self._config_stamp()
+        if stamp != self._config_seen:
+            self._config_seen = stamp
+            log.warning("%s changed on disk; the running service still uses the config it "
+                        "read: restart or reload to apply (`systemctl reload mailflow`, or "
+                        "kill -HUP %d)", self.app.config_path, os.getpid())
+
+    def _on_sighup(self) -> None:
+        if self._reload_task is None or self._reload_task.done():
+            self._reload_task = asyncio.create_task(self.reload())
+
+    async def reload(self) -> bool:
+        """Read the config and templates again, between passes; keep the running ones if
+        the new config does not pass `mailflow check`. True when applied."""
+        async with self._store:
+            stamp = self._config_stamp()
+            try:
+                fresh = App.load(self.app.config_path, self.app.clock)
+                errors = run_checks(fresh, None, roster=False).errors
+                if fresh.settings.storage_path != self.app.settings.storage_path:
+                    errors.append("[storage].path changed: restart the service to use "
+                                  "another store")
+            except MailflowError as exc:
+                errors = [str(exc)]
+            self._config_seen = stamp
+            if errors:
+                log.error("reload refused, the running config is kept: %s", "; ".join(errors))
+                with contextlib.suppress(MailflowError):
+                    await self.app.alert(
+                        f"the changed {self.app.config_path.name} was not applied: it does not "
+                        "pass `mailflow check`; the service goes on with the config it had",
+                        errors, "reload-" + short_hash("\n".join(errors) + str(stamp)))
+                return False
+            self.app.apply(fresh.settings)
+            if self._scheduler is not None:
+                self._scheduler.reschedule_job(
+                    "poll", trigger=IntervalTrigger(seconds=fresh.settings.imap.poll_seconds))
+            log.info("reloaded %s and the templates", self.app.config_path)
+            return True
+
     # --- lifecycle -------------------------------------------------------------------------
 
     def _interval(self, program_time: timedelta) -> float:
@@ -146,6 +209,8 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop, sig)
         web = self._start_web()  # a port in use stops the start, with the reason
+        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        self._scheduler = scheduler
         scheduler.start()
         self._idle_task = asyncio.create_task(self._idle_loop(scheduler))
         log.info("mailflow running: program %r, clock at %s, speed %sx",

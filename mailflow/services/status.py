@@ -28,6 +28,18 @@ def pair_state(rec: PairRecord, history: PairHistory, program: Program, today: d
     return PairState.ACTIVE
 
 
+def paused_people(rec: PairRecord, history: PairHistory, today: date) -> list[dict[str, str]]:
+    """Who of the pair is paused today, and until when (a person's own pause shows even
+    while the pair is active)."""
+    paused = []
+    for person in rec.pair.participants:
+        until = history.paused_until(person.email, today)
+        if until is not None:
+            paused.append({"person": person.email, "role": str(person.role),
+                           "until": until.isoformat()})
+    return paused
+
+
 def quiet_days(rec: PairRecord, history: PairHistory, program: Program, today: date) -> int:
     anchor = max([quiet_from(program, rec.pair.start_date(program), history), *history.met_dates])
     return max(0, (today - anchor).days)
@@ -46,6 +58,7 @@ def program_status(settings: Settings, repo: Repository, now: datetime) -> dict[
             "last_met": h.met_dates[-1].isoformat() if h.met_dates else None,
             "quiet_days": quiet_days(rec, h, program, today),
             "open_escalations": open_by_pair[pair_id],
+            "paused": paused_people(rec, h, today),
         })
     outbox = Counter(str(e.status) for e in state.outbox)
     counts = {
@@ -73,7 +86,7 @@ def render_status(result: dict[str, Any]) -> str:
     if rows:
         header = ("PAIR", "STATE", "LAST MET", "QUIET DAYS", "OPEN ESCALATIONS")
         table = [header] + [
-            (r["pair_id"], r["state"], r["last_met"] or "never", str(r["quiet_days"]),
+            (r["pair_id"], _state_text(r), r["last_met"] or "never", str(r["quiet_days"]),
              str(r["open_escalations"]))
             for r in rows
         ]
@@ -90,3 +103,12 @@ def render_status(result: dict[str, Any]) -> str:
     if health["last_error"]:
         lines.append(f"last error: {health['last_error']}")
     return "\n".join(lines)
+
+
+def _state_text(row: dict[str, Any]) -> str:
+    """``active (mentee zoe@lib.example paused until 2027-03-01)``."""
+    paused = row.get("paused") or []
+    if row["state"] != "active" or not paused:
+        return str(row["state"])
+    who = ", ".join(f"{p['role']} {p['person']} paused until {p['until']}" for p in paused)
+    return f"{row['state']} ({who})"

@@ -127,10 +127,11 @@ class Batches(Generic[T, R]):
             self._active = True
             self.pool.executor()  # its process starts with the first batch submitted
 
-    def submit(self, batch: list[T]) -> Pending[T, R]:
-        """Start on ``batch``; await the results with ``Pending.result()``."""
+    def submit(self, batch: list[T], *, here: bool = False) -> Pending[T, R]:
+        """Start on ``batch``; await the results with ``Pending.result()``. ``here``: do
+        it in this process when awaited (to share the work when all is awaited at once)."""
         first, self._submitted = self._submitted == 0, self._submitted + 1
-        if first or not (self._active and self.pool.usable):
+        if first or here or not (self._active and self.pool.usable):
             return Pending(self, batch, None)
         try:
             future = self.pool.executor().submit(self.in_worker, batch)

@@ -52,7 +52,7 @@ def test_pause_reads_its_end_date(line: str, until: date) -> None:
 
 
 @pytest.mark.parametrize(("text", "order", "expected"),
-                         [("3/10", "mdy", date(2026, 3, 10)), ("3/10", "dmy", date(2026, 10, 3)),
+                         [("9/10", "mdy", date(2026, 9, 10)), ("3/10", "dmy", date(2026, 10, 3)),
                           ("3.10.", "dmy", date(2026, 10, 3)),
                           ("03.10.2026", "dmy", date(2026, 10, 3))])
 def test_numeric_dates_follow_the_configured_order(text: str, order: str,

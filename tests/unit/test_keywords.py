@@ -36,8 +36,10 @@ CASES = [
     ("MET on 3 October 2026", [("met", "", date(2026, 10, 3))], ""),
     ("MET 10/3", [("met", "", date(2026, 10, 3))], ""),
     ("MET 10/3/2026 lunch", [("met", "lunch", date(2026, 10, 3))], ""),
-    ("MET Dec 20", [("met", "", date(2025, 12, 20))], ""),  # no year: the most recent one
-    ("MET Oct 12", [("met", "", date(2026, 10, 12))], ""),  # within the 2-day tolerance
+    ("MET Dec 20", [("met", "", date(2026, 12, 20))], ""),  # no year: the nearest one
+    ("MET Oct 12", [("met", "", date(2026, 10, 12))], ""),  # nearest (and within 2 days)
+    ("MET Aug 3", [("met", "", date(2026, 8, 3))], ""),  # nearest: this August
+    ("MET Jan 3", [("met", "", date(2027, 1, 3))], ""),  # nearest, in the future: see MET
     ("MET Monday", [("met", "", date(2026, 10, 5))], ""),
     ("MET 3 times this month", [("met", "3 times this month", REF)], ""),
     ("NOT MET", [("not_met", "", None)], ""),
@@ -86,7 +88,7 @@ def test_keywords(text: str, expected: list[tuple[str, str, date | None]], rest:
 
 @pytest.mark.parametrize(
     ("text", "order", "expected"),
-    [("MET 3/10", "dmy", date(2026, 10, 3)), ("MET 3/10", "mdy", date(2026, 3, 10)),
+    [("MET 3/10", "dmy", date(2026, 10, 3)), ("MET 9/10", "mdy", date(2026, 9, 10)),
      ("MET 3.10.2026", "dmy", date(2026, 10, 3)), ("MET 2026/10/03", "mdy", date(2026, 10, 3))],
 )
 def test_numeric_date_order(text: str, order: str, expected: date) -> None:

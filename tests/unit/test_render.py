@@ -159,10 +159,27 @@ def test_template_for() -> None:
 
 
 def test_date_filters() -> None:
-    assert longdate(date(2026, 9, 1)) == "Tuesday, 1 September 2026"
-    assert longdate(datetime(2026, 9, 1, 23, 0, tzinfo=UTC)) == "Tuesday, 1 September 2026"
-    assert longdate("2026-09-01") == "Tuesday, 1 September 2026"
+    assert longdate(date(2026, 9, 1)) == "Tuesday, September 1, 2026"
+    assert longdate(datetime(2026, 9, 1, 23, 0, tzinfo=UTC)) == "Tuesday, September 1, 2026"
+    assert longdate("2026-09-01") == "Tuesday, September 1, 2026"
     assert longdate(None) == ""
+
+
+def test_dates_and_times_are_written_the_locale_way_in_the_recipients_zone(
+        renderer: Renderer) -> None:
+    from mailflow.render.filters import datetime_filter
+
+    assert longdate(date(2026, 12, 21), "en_US") == "Monday, December 21, 2026"
+    assert longdate(date(2026, 12, 21), "fr_FR") == "lundi 21 décembre 2026"
+    moment = datetime(2026, 12, 11, 23, 0, tzinfo=UTC)  # 17:00 in Chicago
+    assert datetime_filter(moment, "en_US", "America/Chicago") == "December 11, 2026, 5:00\u202fPM"
+    assert datetime_filter(moment, "fr_FR", "Europe/Paris").startswith("12 décembre 2026")
+    ctx = sample_contexts("escalation")[0]
+    ctx["escalation"] = {**ctx["escalation"], "opened_at": moment}
+    ctx["program"] = {**ctx["program"], "locale": "fr_FR", "timezone": "America/Chicago"}
+    ctx["recipient"] = {**ctx["recipient"], "timezone": "America/Chicago"}
+    text = renderer.render("escalation", ctx).text
+    assert "11 décembre 2026 17:00" in text.replace(",", "").replace(" à", ""), text
 
 
 # --- HTML safety and CSS -----------------------------------------------------------

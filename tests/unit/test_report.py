@@ -269,8 +269,8 @@ def test_met_notes_only_with_share_notes(state: ProgramState) -> None:
 def test_charts_are_svg_with_titles_and_a_legend(state: ProgramState) -> None:
     html = build_report(state, generated_at=GENERATED)
     assert html.count('<svg class="chart') == 2
-    assert "<title>p2, month 4 (15 April 2025 – 14 May 2025): Paused</title>" in html
-    assert "<title>p1, month 1 (15 January 2025 – 14 February 2025): Met (2 meetings)</title>" \
+    assert "<title>p2, month 4 (April 15, 2025 – May 14, 2025): Paused</title>" in html
+    assert "<title>p1, month 1 (January 15, 2025 – February 14, 2025): Met (2 meetings)</title>" \
         in html
     assert "<title>Month 3: 2 pairs silent</title>" in html
     for label in ("Met", "Reported not meeting", "Paused", "Silent", "Match ended",

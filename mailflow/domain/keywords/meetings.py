@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import timedelta
 
 from mailflow.domain.dates import PAST, read_date
 from mailflow.domain.effects import Decision
@@ -21,9 +23,17 @@ from mailflow.domain.model import EventType, Kind, Role
 # a number, perhaps "of 5" or "/5", not followed by more of a word or a decimal part
 _RATING_RE = re.compile(r"(\d+)(?:\s*(?:/|out\s+of|of)\s*5)?(?![\w'’]|[.,]\d)", re.IGNORECASE)
 
+MET_AHEAD = timedelta(days=2)  # a meeting dated further after the reply is a typo
+
 
 @register
 class Met(ParticipantKeyword):
+    """A check-in. Its date is the one written after MET, else the reply's. A date
+    before the pair's start or more than two days after the reply cannot be the
+    meeting's: the reply's date is recorded, the written date kept in the text, and
+    the ack says so. Several MET lines in one reply (``WE MET`` and ``met yesterday``)
+    are one check-in: the first written date, and every note."""
+
     name, words = "met", ("MET",)
     help = ("we met. Add the date and a few notes if you like, "
             "e.g. “MET 3 October, talked about my first-year review”")
@@ -37,8 +47,33 @@ class Met(ParticipantKeyword):
                        self)
 
     def by_participant(self, d: Decision, cmd: Command) -> None:
-        d.event(EventType.MET, cmd.text.strip(), cmd.date)
-        d.record(f"Meeting on {cmd.date or d.reply.received_at.date()}")
+        reply = d.reply
+        # a date other than the reply's own was written (the default is the reply's date)
+        written = cmd.date if cmd.date is not None and cmd.date != reply.day else None
+        day, note, why = written or reply.day, cmd.text.strip(), ""
+        if written is not None and reply.pair_start and written < reply.pair_start:
+            why = f"before your mentorship began on {reply.pair_start.isoformat()}"
+        elif written is not None and written > reply.day + MET_AHEAD:
+            why = "more than two days after your reply"
+        if why:
+            day, note = reply.day, cmd.line.strip()  # the written date stays in the text
+        earlier = next((i for i, e in enumerate(d.out.events) if e.type == EventType.MET
+                        and e.message_id == reply.message_id), None)
+        if earlier is None:
+            d.event(EventType.MET, note, day)
+        else:  # one check-in per reply: the first written date, every note
+            first = d.out.events[earlier]
+            if first.date == reply.day and written is not None and not why:
+                first = replace(first, date=day)
+            text = "; ".join(t for t in (first.text, note) if t)
+            d.out.events[earlier] = replace(first, text=text)
+            day = first.date or day
+            d.out.recorded[:] = [r for r in d.out.recorded if not r.startswith("Meeting on")]
+        line = f"Meeting on {day.isoformat()}"
+        if why:
+            line += (f" (the date you wrote, {written.isoformat() if written else ''}, is "
+                     f"{why}, so your reply's date was recorded; your words are kept)")
+        d.record(line)
 
 
 @register

@@ -61,7 +61,7 @@ def test_plan_dry_run_send_and_export(program: Program, server: RecordingSmtpSer
     outbox = json.loads(cli(program, "export", "outbox", "--format", "json").stdout)
     assert {tuple(row) for row in outbox} == {(
         "key", "pair_id", "person", "role", "kind", "status", "message_id", "due_at",
-        "sent_at", "attempts")}
+        "sent_at", "attempts", "error")}
     assert {row["status"] for row in outbox} == {"sent"}
     delivered = {str(message_from_bytes(r.data, policy=policy.default)["Message-ID"])
                  for r in server.messages}

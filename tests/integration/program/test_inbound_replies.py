@@ -113,8 +113,10 @@ def test_keywords_in_replies_become_events_escalations_and_acks(
     assert report.connection_error == "" and report.outcomes["reply"] == 3
 
     events = _events(program)
-    assert ("A", "zoe@lib.example", EventType.MET, "we talked about the first-year review") in [
-        (p, who, t, text.lstrip("- ")) for p, who, t, text in events]
+    # "yesterday" was the day before the pair began (SPEC 10): recorded on the reply's date,
+    # the written words kept
+    assert ("A", "zoe@lib.example", EventType.MET,
+            "MET yesterday - we talked about the first-year review") in events
     assert any(t == EventType.GOAL and "poster" in text for _, _, t, text in events)
     assert any(t == EventType.HELP and "find a time" in text for _, _, t, text in events)
     notes = [e for e in events if e[2] == EventType.NOTE]
@@ -124,7 +126,7 @@ def test_keywords_in_replies_become_events_escalations_and_acks(
     with program.app().repository(readonly=True) as repo:
         met = next(e for e in repo.events() if e.type == EventType.MET)
         escalations = repo.escalations()
-    assert met.date == START - timedelta(days=1)  # "yesterday", from the reply's Date
+    assert met.date == START  # the reply's Date: "yesterday" was before the pair's start
     assert [(e.pair_id, e.reason, e.resolved_at) for e in escalations] == [("B", "help", None)]
 
     escalation = _sent(server, "l1@lib.example", "escalation")
