@@ -237,3 +237,18 @@ def test_an_smtp_server_without_login_needs_no_password(program: Program,
     program.config.write_text(text)
     result = cli(program, "send-due")
     assert result.returncode == 0 and "3 sent" in result.stdout, result.stderr
+
+
+# --- 8. liaisons are welcomed before any digest ----------------------------------------------
+
+
+def test_a_liaisons_first_email_is_the_welcome_never_an_empty_digest(
+        program: Program, server: RecordingSmtpServer) -> None:
+    # the program starts on a Monday: the digest hour (08:00) comes before the welcome (09:00)
+    early = cli(program, "digest", now="2027-01-04T08:00")
+    assert early.returncode == 0, early.stderr
+    assert cli(program, "send-due", now="2027-01-04T09:00").returncode == 0
+    assert cli(program, "digest", now="2027-01-11T08:00").returncode == 0  # nothing needs them
+    to_liaison = [r.message()["X-Mailflow-Kind"] for r in server.messages
+                  if r.rcpt_tos == ["l1@lib.example"]]
+    assert to_liaison == ["liaison_welcome"]
