@@ -32,6 +32,7 @@ def _row(state: ProgramState, rec: PairRecord, since: datetime | None = None) ->
             paused.append({"name": person.name, "until": until})
     notes = [e.text for e in events if e.type == EventType.MET and e.text] \
         if state.share_notes_with_liaison else []
+    recorded = goals(events)
     return {
         "pair_id": rec.pair_id,
         "mentor": person_context(pair.mentor),
@@ -46,8 +47,8 @@ def _row(state: ProgramState, rec: PairRecord, since: datetime | None = None) ->
         ],
         "bounces": sorted({e.person for e in events if e.type == EventType.BOUNCE}),
         "paused": paused,
-        "goals_count": len(goals(events)),
-        "goals_reached": sum(1 for g in goals(events) if g.reached),
+        "goals_count": len(recorded),
+        "goals_reached": sum(1 for g in recorded if g.reached),
         "low_ratings": [_rating(e, pair.person(e.person), state.share_notes_with_liaison)
                         for e in low_ratings(events, since)],
         "notes": notes,
@@ -57,12 +58,6 @@ def _row(state: ProgramState, rec: PairRecord, since: datetime | None = None) ->
 def _rating(event: Event, who: Person | None, share_text: bool) -> Context:
     return {"value": int(event.value), "name": who.name if who else event.person,
             "role": event.role, "at": event.time, "text": event.text if share_text else ""}
-
-
-def needs_attention(row: Context) -> bool:
-    """Whether a digest row asks something of its reader: an open escalation, a low
-    rating since their last digest, a bouncing address."""
-    return bool(row["open_escalations"] or row["low_ratings"] or row["bounces"])
 
 
 def _urgency(row: Context) -> tuple[int, int, int, int, str]:
