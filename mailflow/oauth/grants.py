@@ -49,7 +49,10 @@ def oauth_client(settings: OAuth2Settings, ends: Endpoints,
                  **kwargs: Any) -> AsyncOAuth2Client:
     """An Authlib client for the app: the secret in the form body (every provider takes
     that), or no client authentication for a public client."""
-    secret = settings.client_secret()
+    try:
+        secret = settings.client_secret()
+    except ConfigError as exc:  # a missing variable: a person must act, as for a refusal
+        raise TokenError(str(exc)) from None
     return AsyncOAuth2Client(
         client_id=settings.client_id, client_secret=secret, scope=ends.scope or None,
         token_endpoint_auth_method="client_secret_post" if secret else "none",
@@ -161,23 +164,29 @@ class RefreshToken(_Base):
 
 
 class ServiceAccount(_Base):
-    """Google: a service account with domain-wide delegation acting as the mailbox."""
+    """Google: a service account with domain-wide delegation acting as the mailbox. The
+    key file is read at each refresh (once an hour), so a replaced key is picked up."""
 
     def __init__(self, settings: OAuth2Settings, ends: Endpoints, account: str) -> None:
         super().__init__(settings, ends, account)
-        self.key = _service_account(settings.service_account_file)
-        uri = settings.token_url or str(self.key.get("token_uri") or GOOGLE_TOKEN_URL)
+        self.key: dict[str, Any] = {}
+        self.token_url = settings.token_url or ends.token_url or GOOGLE_TOKEN_URL
+
+    def _load(self) -> RSAKey:
+        self.key = _service_account(self.settings.service_account_file)
+        uri = self.settings.token_url or str(self.key.get("token_uri") or GOOGLE_TOKEN_URL)
         try:
             self.token_url = check_token_url(uri)
         except ValueError as exc:
-            raise ConfigError(f"{settings.service_account_file}: token_uri: {exc}") from None
-
-    async def fetch(self) -> Token:
+            raise TokenError(f"{self.settings.service_account_file}: token_uri: {exc}") from None
         try:
-            key = RSAKey.import_key(str(self.key["private_key"]))
+            return RSAKey.import_key(str(self.key["private_key"]))
         except (ValueError, TypeError) as exc:
             raise TokenError(f"the private_key in {self.settings.service_account_file} cannot "
                              f"be read ({type(exc).__name__}): download a new key") from None
+
+    async def fetch(self) -> Token:
+        key = self._load()
         header = {"alg": "RS256", "kid": str(self.key.get("private_key_id", ""))}
         client = AsyncAssertionClient(
             token_endpoint=self.token_url, issuer=str(self.key["client_email"]),
@@ -198,17 +207,19 @@ class ServiceAccount(_Base):
 
 
 def _service_account(path: Path | None) -> dict[str, Any]:
+    where = f"[oauth2].service_account_file: {path}"
     if path is None:
-        raise ConfigError("[oauth2].service_account_file is not set")
+        raise TokenError("[oauth2].service_account_file is not set")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"[oauth2].service_account_file: {path} does not exist") from None
+        raise TokenError(f"{where} does not exist: download the service account's JSON "
+                         "key again and put it there") from None
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"[oauth2].service_account_file: {path} cannot be read as JSON "
-                          f"({type(exc).__name__})") from None
+        raise TokenError(f"{where} cannot be read as JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise TokenError(f"{where} is not a service account key")
     missing = [k for k in ("client_email", "private_key") if not data.get(k)]
-    if not isinstance(data, dict) or missing:
-        raise ConfigError(f"[oauth2].service_account_file: {path} is not a service account "
-                          f"key (no {', '.join(missing) or 'fields'})")
+    if missing:
+        raise TokenError(f"{where} is not a service account key (no {', '.join(missing)})")
     return data

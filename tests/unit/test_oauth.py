@@ -208,3 +208,27 @@ def test_config_example_documents_every_oauth_key() -> None:
     values.pop("device_authorization_url")
     values["service_account_file"] = None
     assert _settings(**values).provider == "microsoft"
+
+
+def test_a_missing_key_file_or_secret_variable_is_a_token_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both surface at the pass that needs a token, recorded and alerted like a refusal."""
+    from mailflow.oauth.grants import make_grant
+
+    cache = TokenCache(tmp_path / "c.json")
+    grant = make_grant(_settings(provider="google", grant="service_account",
+                                 service_account_file=tmp_path / "gone.json"), "m@x", cache)
+    with pytest.raises(TokenError, match=r"gone\.json does not exist: download"):
+        asyncio.run(grant.fetch())
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    grant = make_grant(_settings(provider="google", grant="service_account",
+                                 service_account_file=tmp_path / "bad.json"), "m@x", cache)
+    with pytest.raises(TokenError, match="not a service account key"):
+        asyncio.run(grant.fetch())
+    monkeypatch.delenv("MAILFLOW_NO_SUCH_SECRET", raising=False)
+    grant = make_grant(_settings(provider="custom", grant="client_credentials",
+                                 client_id="c", client_secret_env="MAILFLOW_NO_SUCH_SECRET",
+                                 token_url="https://x.example/token"), "m@x", cache)
+    with pytest.raises(TokenError, match="MAILFLOW_NO_SUCH_SECRET") as error:
+        asyncio.run(grant.fetch())
+    assert error.value.refused
