@@ -178,19 +178,33 @@ def _int_bits(value: Any) -> int:
     return value.bit_length() if isinstance(value, int) else 0
 
 
-def _check_percent(template: str, budget: Budget) -> None:
-    for width, precision in _PERCENT_SPEC.findall(template):
+def _check_percent(template: str, values: Any, budget: Budget) -> None:
+    """Spend what ``template % values`` could make: its widths, and each field as large
+    as the largest value (``'%(a)s%(a)s'`` prints one value twice)."""
+    specs = _PERCENT_SPEC.findall(template)
+    for width, precision in specs:
         if "*" in (width, precision):
             raise RenderLimitError("a '*' width in a % format is not allowed in a template")
         budget.spend(int(width or 0) + int(precision or 0))
+    if isinstance(values, Mapping):
+        values = list(values.values())
+    elif not isinstance(values, tuple):
+        values = [values]
+    largest = max((budget.size_of(v) for v in values), default=0)
+    budget.spend(len(template) + len(specs) * largest)
 
 
-def _check_format(template: str, budget: Budget) -> None:
-    for _, _, spec, _ in string.Formatter().parse(template):
+def _check_format(template: str, values: list[Any], budget: Budget) -> None:
+    """As `_check_percent`, for ``str.format``: widths, and each field the largest value."""
+    fields = 0
+    for _, name, spec, _ in string.Formatter().parse(template):
         if spec and "{" in spec:
             raise RenderLimitError("a nested {} inside a format field is not allowed")
         for number in re.findall(r"\d+", spec or ""):
             budget.spend(int(number))
+        fields += name is not None
+    largest = max((budget.size_of(v) for v in values), default=0)
+    budget.spend(len(template) + fields * largest)
 
 
 def _str_method_size(name: str, text: str, args: tuple[Any, ...], budget: Budget) -> int:
@@ -275,7 +289,7 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             own = args[lead:]
             budget.spend(_filter_size(name, own, kwargs))
             if name == "format" and own and isinstance(own[0], str):
-                _check_percent(own[0], budget)
+                _check_percent(own[0], kwargs or tuple(own[1:]), budget)
         budget.fits(*args[lead:], *kwargs.values())
         result = func(*args, **kwargs)
         if isinstance(result, (str, list, tuple)):
@@ -383,8 +397,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         elif operator == "+" and hasattr(left, "__len__") and hasattr(right, "__len__"):
             budget.spend(len(left) + len(right))
         elif operator == "%" and isinstance(left, str):
-            _check_percent(left, budget)
-            budget.spend(budget.fits(left, right))
+            _check_percent(left, right, budget)
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -408,8 +421,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         @functools.wraps(checked)
         def run(*args: Any, **kwargs: Any) -> str:
             budget = current()
-            _check_format(template, budget)
-            budget.spend(budget.fits(template, *args, *kwargs.values()))
+            values = list(args) + list(kwargs.values())
+            if kwargs.keys() == set() and len(args) == 1 and isinstance(args[0], Mapping):
+                values = list(args[0].values())  # format_map
+            _check_format(template, values, budget)
             return checked(*args, **kwargs)
 
         return run

@@ -121,6 +121,12 @@ RUNAWAYS = {
     "str.format width": "{{ '{:>10000000000}'.format(1) }}",
     "% width": "{{ '%10000000000d' % 1 }}",
     "format filter width": "{{ '%10000000000d'|format(1) }}",
+    "one value printed many times by format": "{% set big = 'x' * 1000000 %}"
+                                              "{{ ('{0}' * 1000).format(big) }}",
+    "one value printed many times by %": "{% set big = 'x' * 1000000 %}"
+                                         "{{ ('%(a)s' * 1000) % {'a': big} }}",
+    "one value printed many times by format_map": "{% set big = 'x' * 1000000 %}"
+                                                  "{{ ('{a}' * 1000).format_map({'a': big}) }}",
     "str.replace growth": "{{ ('x' * 1000000).replace('x', 'y' * 64) }}",
     "replace filter growth": "{{ ('x' * 1000000)|replace('x', 'y' * 64) }}",
     "centered strings collected": "{{ range(100000)|map('center', 1000000)|list|length }}",
