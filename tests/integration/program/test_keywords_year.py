@@ -67,7 +67,7 @@ def test_a_week_of_the_new_keywords(program: Program, server: RecordingSmtpServe
         _last(server, "zoe@lib.example", "ack"))
 
     program.at(START + timedelta(days=1))
-    imap_account.append([reply_to(intro_zoe, "zoe@lib.example", "DONE 2\nMET yesterday")])
+    imap_account.append([reply_to(intro_zoe, "zoe@lib.example", "DONE 2\nMET 2027-01-04")])
     program.poll()
     assert "Goal 2 reached: present a poster at the state conference" in _text(
         _last(server, "zoe@lib.example", "ack"))
@@ -76,7 +76,7 @@ def test_a_week_of_the_new_keywords(program: Program, server: RecordingSmtpServe
     imap_account.append([reply_to(intro_zoe, "zoe@lib.example", "UNDO")])
     program.poll()
     ack = _text(_last(server, "zoe@lib.example", "ack"))
-    assert "Withdrawn: MET 2027-01-03" in ack  # the MET (of the Date header's yesterday) was last
+    assert "Withdrawn: MET 2027-01-04" in ack  # the MET was the last thing she sent
 
     with program.app().repository(readonly=True) as repo:
         records = export.rows(repo, "events")
