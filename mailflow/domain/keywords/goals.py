@@ -33,7 +33,7 @@ class Done(ParticipantKeyword):
     """Marks a recorded goal reached: by its number in the emails' list, or by its words."""
 
     name, words = "done", ("DONE",)
-    help = "a goal is reached: its number in the list above, or its words: “DONE 2”"
+    help = "a goal is reached: its number in the list of your goals, or its words: “DONE 2”"
 
     @classmethod
     def shown_in(cls, kind: str, role: str, *, term_ended: bool) -> bool:
