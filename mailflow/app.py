@@ -123,6 +123,7 @@ class App:
         """Use a reloaded configuration from the next pass on (templates read afresh)."""
         self.settings = settings
         self._renderer = None
+        self._tokens = {}  # [oauth2] may have changed: tokens are fetched anew
 
     def service_lock(self) -> ServiceLock:
         """Held by `mailflow run` for its whole life: one service per store."""

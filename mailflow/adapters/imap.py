@@ -186,7 +186,8 @@ class ImapMailbox:
             offered = sorted(c[5:] for c in capabilities if c.startswith("AUTH="))
             raise ConnectionFailed(
                 f"{self.where} does not offer AUTH={mechanism} (it offers "
-                f"{', '.join(offered) or 'none'}): set [oauth2].mechanism to one it offers")
+                f"{', '.join(offered) or 'none'}): set [oauth2].mechanism to one it offers",
+                refused=True)
         assert s.username is not None  # the config requires it with auth = "oauth2"
         for attempt in range(2):
             initial = sasl.initial_response(mechanism, s.username, token, s.host, s.port)
@@ -201,7 +202,8 @@ class ImapMailbox:
         raise ConnectionFailed(
             f"{self.where} refused the OAuth 2.0 sign-in ({mechanism}) for {s.username!r} "
             f"({_text(response)}{'; ' + reason if reason else ''}) even with a new token: "
-            "check that the app may use this mailbox (see the README) and [imap].username")
+            "check that the app may use this mailbox (see the README) and [imap].username",
+            refused=True)
 
     def _connect_error(self, exc: BaseException) -> BaseException:
         where = self.where

@@ -227,3 +227,20 @@ def test_when_both_servers_need_the_refused_token_the_alert_waits_for_sending(
     alerts = [m.message() for m in oauth_smtp.messages
               if m.message()["X-Mailflow-Kind"] == "alert"]
     assert len(alerts) == 2, [a["Subject"] for a in alerts]  # the outage, and its end
+
+
+def test_check_signs_in_to_both_servers_with_oauth(
+        tmp_path: Path, mailbox: Mailbox, oauth_smtp: RecordingSmtpServer) -> None:
+    program = oauth_program(tmp_path / "p", mailbox, oauth_smtp,
+                            custom_toml(mailbox.server, mailbox.client, provider="microsoft",
+                                        tenant="contoso"))
+    checked = _cli(program, "check")
+    assert checked.exit_code == 0, checked.output
+    assert "[smtp]: signed in" in checked.output and "[imap]: signed in" in checked.output
+    assert oauth_smtp.logins == [(mailbox.user, True)]
+    mailbox.server.set_secret(mailbox.client.client_id)
+    checked = _cli(program, "check")
+    assert checked.exit_code == 1
+    assert "[smtp] sign-in failed" in checked.output and "[imap] sign-in failed" in checked.output
+    assert "Entra admin center" in checked.output
+    assert "Entra admin center" in _cli(program, "run").output  # refused: run stops at once
