@@ -31,7 +31,6 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -325,7 +324,3 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._reply(404, {"error": "not_found"})
 
-
-def running_oauth_server(**kwargs: Any) -> Iterator[OAuthServer]:
-    with OAuthServer(**kwargs) as server:
-        yield server

@@ -40,9 +40,11 @@ async def test_imap_and_smtp_sign_in_with_each_mechanism(
     tokens = TokenSource(oauth_settings(mechanism=mechanism), mailbox.user,
                          TokenCache(tmp_path / "cache.json"))
     mailbox.account.append([b"Subject: hi\r\n\r\nhello\r\n"])
+    asked = mailbox.server.introspections
     async with ImapMailbox(mailbox.imap(), tokens=tokens) as box:
         await box.select()
         assert len(await box.uids_after(0)) == 1
+    assert mailbox.server.introspections == asked + 1  # Dovecot checked the token with it
     async with SmtpSender(mailbox.smtp(oauth_smtp), tokens=tokens) as sender:
         await sender.send(_message("zoe@lib.example"), ["zoe@lib.example"])
     assert oauth_smtp.logins == [(mailbox.user, True)]
