@@ -41,7 +41,7 @@ MAX_STEPS = 1_000_000  # loop iterations, calls and filters in one render
 MAX_SIZE = 20_000_000  # characters and items built in one render
 MAX_SECONDS = 15.0  # a backstop: the steps and sizes above stop runaways sooner
 MAX_INT_BITS = 4096  # 1,233 decimal digits: more than any email needs
-_CLOCK_EVERY = 256  # steps between two looks at the clock
+_CLOCK_EVERY = 32  # steps between two looks at the clock
 
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _PADDING = {"center", "ljust", "rjust", "zfill"}

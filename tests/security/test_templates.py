@@ -277,3 +277,15 @@ def _attributes(html: str) -> list[str]:
 
     Collect().feed(html)
     return found
+
+
+def test_the_wall_clock_stops_a_render_of_few_but_slow_steps() -> None:
+    """The backstop: steps that each take long (a sort of 100,000 items) within budget
+    otherwise; the deadline is looked at every 32 steps."""
+    sandbox = BoundedSandbox(filters={})
+    slow = ("{% set items = range(100000)|list|reverse|list %}"
+            "{% for i in range(100000) %}{{ (items|sort|first) }}{% endfor %}")
+    started = time.monotonic()
+    with bounded_render(Budget(seconds=0.5)), pytest.raises(RenderLimitError, match="longer"):
+        sandbox.from_string(slow).render()
+    assert time.monotonic() - started < 10
