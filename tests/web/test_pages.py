@@ -36,3 +36,15 @@ def test_the_dashboard_lists_a_liaisons_own_pairs_only(liaison_a: httpx.Client) 
     assert "/pairs/P3" not in page.text and "omar" not in page.text
     assert sorted(r["pair_id"] for r in status["pairs"]) == ["P1", "P2"]
     assert status["counts"]["pairs"] == 2
+
+
+def test_api_status_is_status_json_for_a_coordinator(console: Console,
+                                                    coordinator: httpx.Client) -> None:
+    import json
+
+    from mailflow.services.status import program_status
+
+    app = console.program.app()
+    with app.repository(readonly=True) as repo:
+        expected = program_status(app.settings, repo, console.clock.now())
+    assert coordinator.get("/api/status").json() == json.loads(json.dumps(expected, default=str))
