@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailflow.app import App
 from mailflow.errors import MailflowError
-from mailflow.web import actions, editor, signin, views
+from mailflow.web import actions, editor, mailbox, signin, views
 from mailflow.web.console import Console
 from mailflow.web.guard import console_of, signed_in
 from mailflow.web.pages import SecurityHeaders, render
@@ -100,6 +100,9 @@ def routes() -> list[Route | Mount]:
         Route("/templates/{name}/revert", editor.template_revert, methods=["POST"]),
         Route("/roster", actions.roster_form, methods=["GET"]),
         Route("/roster", actions.roster_upload, methods=["POST"]),
+        Route("/outbox/retry", mailbox.retry, methods=["POST"]),
+        Route("/quarantine", mailbox.quarantine_page, methods=["GET"]),
+        Route("/quarantine/accept", mailbox.quarantine_accept, methods=["POST"]),
         Route("/announce", actions.announce_form, methods=["GET"]),
         Route("/announce", actions.announce_post, methods=["POST"]),
         Route("/export/{what}.csv", views.export_csv, methods=["GET"]),
