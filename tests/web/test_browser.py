@@ -118,6 +118,7 @@ def test_every_coordinator_page_passes_axe(coordinator_page: Page) -> None:
     _open(page, "/roster", "the roster upload")
     _open(page, "/report", "the committee's report")
     _open(page, "/announce", "the announcement form")
+    _open(page, "/quarantine", "the quarantine")
     response = page.goto("/pairs/NO-SUCH-PAIR")
     assert response is not None and response.status == 404
     assert_accessible(page, "the not-found page")
