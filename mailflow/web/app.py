@@ -79,6 +79,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                   status_code=code)
 
 
+async def _mailflow_error(request: Request, exc: Exception) -> Response:
+    """A MailflowError no handler expected (the store busy for minutes, a broken config
+    file on disk): said on a page, logged once, the console goes on."""
+    log.error("%s %s: %s", request.method, shown_path(request.url.path), exc)
+    console_of(request)
+    return render(request, "error.html", {
+        "title": "Not available just now",
+        "message": f"{exc}. Try again in a moment."}, status_code=503)
+
+
 def routes() -> list[Route | Mount]:
     return [
         Route("/login", signin.login_form, methods=["GET"]),
@@ -115,7 +125,8 @@ def routes() -> list[Route | Mount]:
 def build(app: App, current: Callable[[], App] | None = None) -> Starlette:
     """The console as an ASGI application over ``app`` (its settings, clock and store);
     ``current``, if given, says which App to use at each request (a reloaded one)."""
-    web = Starlette(routes=routes(), exception_handlers={HTTPException: _http_error})
+    web = Starlette(routes=routes(), exception_handlers={HTTPException: _http_error,
+                                                          MailflowError: _mailflow_error})
     web.state.console = Console(app, current)
     web.add_middleware(SecurityHeaders)
     web.add_middleware(AccessLog)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 from smtp_server import RecordingSmtpServer
-from webconsole import free_port, start_console
+from webconsole import COORDINATOR, Console, free_port, serve_in_thread, start_console
 
 
 def _mailflow(config: Path, *args: str) -> subprocess.Popen[str]:
@@ -67,3 +67,27 @@ def test_a_port_in_use_is_an_error_that_says_so(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err
+
+
+def test_a_damaged_store_is_a_page_that_says_so_and_the_console_goes_on(
+        tmp_path: Path) -> None:
+    with RecordingSmtpServer() as smtp:
+        program, server, url = start_console(tmp_path / "p", smtp)
+        thread = serve_in_thread(server)
+        try:
+            console = Console(program, smtp, server, url)
+            with console.signed_in(COORDINATOR) as client:
+                assert client.get("/").status_code == 200
+                store = program.folder / "mailflow.json"
+                saved = store.read_bytes()
+                store.write_bytes(b"{not json")
+                broken = client.get("/")
+                assert broken.status_code == 503
+                assert "restore it from a backup" in broken.text
+                assert "Traceback" not in broken.text
+                store.write_bytes(saved)
+                assert client.get("/").status_code == 200
+                assert client.get("/login").status_code in (200, 303)
+        finally:
+            server.stop()
+            thread.join(20)
