@@ -1,7 +1,9 @@
 """send_due_once: plan -> record -> render -> send -> record.
 
 Each email has a fixed outbox key, recorded before anything is sent, so a
-re-run never plans it twice and never sends a `sent` key again. A pass marks
+re-run never plans it twice and never sends a `sent` key again. A pass
+renders every email before it sends the first: one that cannot be rendered
+(a broken template) holds the whole pass, which sends nothing. A pass marks
 a chunk's attempts in one commit, sends the chunk over reused connections,
 and records results every `RECORD_EVERY` messages: a crash resends at most
 those not yet recorded, with the same Message-ID.
