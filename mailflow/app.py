@@ -120,7 +120,11 @@ class App:
                 repo.close()
 
     def apply(self, settings: Settings) -> None:
-        """Use a reloaded configuration from the next pass on (templates read afresh)."""
+        """Use a reloaded configuration from the next pass on (templates read afresh;
+        OAuth 2.0 token sources made again from the new [oauth2] on first need)."""
+        if (settings.oauth2, settings.smtp, settings.imap) != (
+                self.settings.oauth2, self.settings.smtp, self.settings.imap):
+            self._tokens = {}
         self.settings = settings
         self._renderer = None
         self._tokens = {}  # [oauth2] may have changed: tokens are fetched anew
