@@ -8,7 +8,7 @@ renders; a liaison's view is limited to their own pairs.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -125,7 +125,7 @@ async def report_page(request: Request, viewer: Viewer) -> Response:
 
     def build() -> str:
         state, _ = load_state(app)
-        return build_report(state, generated_at=datetime.now(UTC),
+        return build_report(state, generated_at=app.clock.now(),  # the program clock (--now)
                             share_notes=app.settings.privacy.share_notes_with_liaison)
 
     return HTMLResponse(await run_in_threadpool(build))
