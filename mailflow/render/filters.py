@@ -11,6 +11,7 @@ zone come from the context (``program.locale``, ``recipient.timezone``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -99,6 +100,22 @@ def datetime_filter(value: Any, locale: str = DEFAULT_LOCALE, timezone: str | No
                           format_date(local, "long", locale=locale))
 
 
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def dates_in_text(value: Any, locale: str = DEFAULT_LOCALE) -> str:
+    """``Meeting on 2026-12-15`` -> ``Meeting on December 15, 2026``: the ISO dates in a
+    line of mailflow's own text (an ack's "We recorded"), written the locale's way."""
+    def written(found: re.Match[str]) -> str:
+        try:
+            day = date(int(found[1]), int(found[2]), int(found[3]))
+        except ValueError:
+            return found[0]
+        return shortdate(day, locale)
+
+    return "" if value is None else _ISO_DATE.sub(written, str(value))
+
+
 def add_days(value: Any, days: int) -> date | None:
     """``{{ sent_on|add_days(7)|longdate }}``: the date ``days`` later (earlier if negative)."""
     day = _as_date(value)
@@ -163,12 +180,18 @@ def _datetime(ctx: JinjaContext, value: Any) -> str:
     return datetime_filter(value, _locale(ctx), _zone(ctx))
 
 
+@pass_context
+def _dates(ctx: JinjaContext, value: Any) -> str:
+    return dates_in_text(value, _locale(ctx))
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "longdate": _longdate,
     "shortdate": _shortdate,
     "monthname": _monthname,
     "isodate": isodate,
     "datetime": _datetime,
+    "dates": _dates,
     "add_days": add_days,
     "plural": plural,
     "oneline": oneline,

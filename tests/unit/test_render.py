@@ -171,6 +171,11 @@ def test_dates_and_times_are_written_the_locale_way_in_the_recipients_zone(
 
     assert longdate(date(2026, 12, 21), "en_US") == "Monday, December 21, 2026"
     assert longdate(date(2026, 12, 21), "fr_FR") == "lundi 21 décembre 2026"
+    from mailflow.render.filters import dates_in_text
+
+    assert dates_in_text("Meeting on 2026-12-15", "en_US") == "Meeting on December 15, 2026"
+    assert dates_in_text("Paused until 2027-01-05", "fr_FR") == "Paused until 5 janvier 2027"
+    assert dates_in_text("key 2026-13-45 stays", "en_US") == "key 2026-13-45 stays"
     moment = datetime(2026, 12, 11, 23, 0, tzinfo=UTC)  # 17:00 in Chicago
     assert datetime_filter(moment, "en_US", "America/Chicago") == "December 11, 2026, 5:00\u202fPM"
     assert datetime_filter(moment, "fr_FR", "Europe/Paris").startswith("12 décembre 2026")

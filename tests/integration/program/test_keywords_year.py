@@ -76,7 +76,7 @@ def test_a_week_of_the_new_keywords(program: Program, server: RecordingSmtpServe
     imap_account.append([reply_to(intro_zoe, "zoe@lib.example", "UNDO")])
     program.poll()
     ack = _text(_last(server, "zoe@lib.example", "ack"))
-    assert "Withdrawn: MET 2027-01-04" in ack  # the MET was the last thing she sent
+    assert "Withdrawn: MET January 4, 2027" in ack  # the MET was the last thing she sent
 
     with program.app().repository(readonly=True) as repo:
         records = export.rows(repo, "events")

@@ -84,7 +84,7 @@ def test_a_met_date_in_the_future_is_recorded_on_the_reply_date_with_its_words_k
     [met] = met_events(program, "2026-12-15T12:00")
     assert met["date"] == "2026-12-15"  # not 2025-12-20, a year before the program began
     assert "12/20" in str(met["text"]) and "cafe" in str(met["text"])
-    assert "the date you wrote, 2026-12-20, is more than two days after your reply" in ack
+    assert "the date you wrote, December 20, 2026, is more than two days after your reply" in ack
     status = json.loads(cli(program, "status", "--json", now="2026-12-16T12:00").stdout)
     assert status["pairs"][0]["last_met"] == "2026-12-15"
 
@@ -95,7 +95,7 @@ def test_a_met_dated_before_the_pair_began_is_recorded_on_the_reply_date(
     ack = poll_and_ack(program, server, "2026-11-20T12:00")
     [met] = met_events(program, "2026-11-20T12:00")
     assert met["date"] == "2026-11-20" and "2026-10-01" in str(met["text"])
-    assert "before your mentorship began on 2026-11-02" in ack
+    assert "before your mentorship began on November 2, 2026" in ack
 
 
 def test_several_met_lines_in_one_reply_are_one_check_in(
@@ -105,4 +105,4 @@ def test_several_met_lines_in_one_reply_are_one_check_in(
     ack = poll_and_ack(program, server, "2026-11-20T12:00")
     [met] = met_events(program, "2026-11-20T12:00")
     assert met["date"] == "2026-11-19" and "conferences" in str(met["text"])
-    assert ack.count("Meeting on") == 1 and "Meeting on 2026-11-19" in ack
+    assert ack.count("Meeting on") == 1 and "Meeting on November 19, 2026" in ack
