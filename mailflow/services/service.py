@@ -89,8 +89,9 @@ class Service:
     async def send(self) -> None:
         async def run() -> str:
             report = await self.app.send_due()
-            if report.connection_error:
-                raise MailflowError(report.connection_error)
+            if report.connection_error or report.blocked:  # logged once, and its end once
+                raise MailflowError(report.connection_error or
+                                    f"{report.blocked}: {report.held[0][1]}")
             return (f"{len(report.sent)} sent, {len(report.deferred)} deferred, "
                     f"{len(report.failed)} failed, {len(report.skipped)} skipped")
 
@@ -99,8 +100,9 @@ class Service:
     async def digest(self) -> None:
         async def run() -> str:
             report = await self.app.send_due(digests=True)
-            if report.connection_error:
-                raise MailflowError(report.connection_error)
+            if report.connection_error or report.blocked:
+                raise MailflowError(report.connection_error or
+                                    f"{report.blocked}: {report.held[0][1]}")
             return f"{len(report.sent)} digests sent"
 
         await self._job("digest", run)
