@@ -12,7 +12,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mailflow.domain.ledger import goals, in_force, in_force_named
-from mailflow.domain.model import Escalation, Event, EventType, OutboxEntry, PairState
+from mailflow.domain.model import (
+    Escalation,
+    Event,
+    EventType,
+    OutboxEntry,
+    OutboxStatus,
+    PairState,
+)
 from mailflow.repository import PairRecord
 from mailflow.services.state import ProgramState
 from mailflow.services.status import pair_state, quiet_days
@@ -48,6 +55,7 @@ class Overview:
     counts: dict[str, int]
     escalations: list[Escalation]
     quarantined: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[OutboxEntry] = field(default_factory=list)  # emails refused for good
 
 
 def _row(state: ProgramState, rec: PairRecord, open_count: int) -> PairRow:
@@ -84,9 +92,11 @@ def overview(state: ProgramState, pair_ids: Collection[str] | None, *, query: st
     page = min(max(1, page), pages)
     escalations = [e for e in state.open_escalations()
                    if pair_ids is None or e.pair_id in pair_ids]
+    failed = sorted((e for e in state.outbox if e.status == OutboxStatus.FAILED),
+                    key=lambda e: (e.due_at, e.key)) if pair_ids is None else []
     return Overview(rows[(page - 1) * per_page: page * per_page], len(rows), page, pages,
                     counts, sorted(escalations, key=lambda e: e.opened_at),
-                    list(state.quarantined) if pair_ids is None else [])
+                    list(state.quarantined) if pair_ids is None else [], failed)
 
 
 @dataclass

@@ -59,7 +59,8 @@ async def dashboard(request: Request, viewer: Viewer) -> Response:
     def build() -> dict[str, Any]:
         state, health = load_state(app)
         return {"overview": overview(state, _scope(viewer), query=query, page=number),
-                "health": health, "query": query}
+                "health": health, "query": query,
+                "message": request.query_params.get("done", "")[:300]}
 
     return render(request, "dashboard.html", await run_in_threadpool(build))
 

@@ -146,3 +146,25 @@ def test_a_failed_email_is_sent_again_from_the_pair_page(console: Console) -> No
         assert "Send again" not in liaison.get("/pairs/P1").text
         assert liaison.post("/outbox/retry", data={"csrf_token": token, "key": intro.key},
                             ).status_code == 404
+
+
+def test_every_failed_email_is_listed_and_sent_again_from_the_dashboard(
+        console: Console) -> None:
+    program = console.program
+    with program.app().repository() as repo:
+        intros = [e for e in repo.outbox() if e.kind == "intro"][:2]
+        for entry in intros:
+            repo.put_outbox(replace(entry, status=OutboxStatus.FAILED,
+                                    last_error="550 5.1.1 <x@lib.example> unknown"))
+    with console.signed_in(COORDINATOR) as client:
+        page = client.get("/")
+        assert 'id="failed-emails"' in page.text and "Send all 2 again" in page.text
+        assert "550 5.1.1 &lt;x@lib.example&gt; unknown" in page.text
+        done = client.post("/outbox/retry", data={"csrf_token": csrf_of(page.text)})
+        assert done.status_code == 303 and done.headers["location"].startswith("/?done=")
+        after = client.get(done.headers["location"]).text
+        assert "2 failed emails will be sent again" in after and 'id="failed-emails"' not in after
+    with console.signed_in(LIAISON_A) as liaison:
+        assert 'id="failed-emails"' not in liaison.get("/").text
+    with program.app().repository(readonly=True) as repo:
+        assert {repo.outbox_entry(e.key).status for e in intros} == {OutboxStatus.PENDING}
