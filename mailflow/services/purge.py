@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mailflow.app import App
 from mailflow.domain.model import PairState
 from mailflow.domain.schedule import term_end
 from mailflow.errors import MailflowError
@@ -92,6 +93,15 @@ def purge(repo: Repository, *, before: date, today: date, program_start: date, m
         if compact is not None:
             compact()
     return report
+
+
+def purge_program(app: App, *, before: date, dry_run: bool = False) -> PurgeReport:
+    """`purge` on the program's store, today being the program clock's day in its time zone."""
+    program = app.settings.program
+    today = app.clock.now().astimezone(ZoneInfo(program.timezone)).date()
+    with app.repository(readonly=dry_run) as repo:
+        return purge(repo, before=before, today=today, program_start=program.start,
+                     months=program.months, timezone=program.timezone, dry_run=dry_run)
 
 
 def _pairs_with_text_before(repo: Repository, before: date, zone: ZoneInfo) -> set[str]:

@@ -28,6 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from mailflow.app import App
+from mailflow.clock import AcceleratedClock
 from mailflow.domain.effects import short_hash
 from mailflow.errors import MailflowError
 from mailflow.services.checks import run_checks
@@ -39,6 +40,16 @@ log = logging.getLogger("mailflow.service")
 
 SEND_EVERY = timedelta(minutes=5)  # program time between send-due passes
 MIN_WALL_INTERVAL = 0.5  # seconds: the fastest the service ticks under --speed
+
+
+def prepare_run(app: App, *, speed: float, simulated: bool) -> None:
+    """Before `mailflow run` starts: the program clock runs `speed` times faster (from --now
+    when `simulated`), and the secrets are read now, so a missing one fails at start, not at
+    the first pass."""
+    if speed != 1.0 or simulated:
+        app.clock = AcceleratedClock(app.clock.now(), speed)
+    app.settings.smtp.password()
+    app.settings.imap.password()
 
 
 class Service:

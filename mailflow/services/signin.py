@@ -8,10 +8,13 @@ through the adapters' own connect and login, whatever the `auth` method.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from mailflow.app import App
 from mailflow.errors import ConnectionFailed, MailflowError
+
+log = logging.getLogger("mailflow.service")
 
 
 @dataclass(frozen=True)
@@ -49,3 +52,13 @@ async def sign_in(app: App) -> list[SignInProblem]:
         except MailflowError as exc:  # a missing password variable, say
             problems.append(SignInProblem(server, str(exc), True))
     return problems
+
+
+async def sign_in_at_start(app: App) -> list[SignInProblem]:
+    """`mailflow run` at start: log the servers that cannot be reached (each pass tries
+    again) and return the refused sign-ins, which stop the service."""
+    problems = await sign_in(app)
+    for problem in problems:
+        if not problem.refused:
+            log.warning("%s (starting anyway: each pass tries again)", problem)
+    return [p for p in problems if p.refused]
