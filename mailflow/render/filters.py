@@ -30,6 +30,7 @@ DEFAULT_LOCALE = "en_US"
 # In the HTML rendering these become character references, which Markdown passes
 # through untouched and a mail program shows as the characters themselves.
 _MARKDOWN_ACTIVE = str.maketrans({ch: f"&#{ord(ch)};" for ch in "[]()!`*_\\"})
+_ANY_ACTIVE = re.compile(r"[\[\]()!`*_\\]")  # most values (names, dates) have none
 
 
 def escape_for_markdown(value: Any) -> Markup:
@@ -37,7 +38,10 @@ def escape_for_markdown(value: Any) -> Markup:
     link, an image or other markup (``[x](https://evil)`` stays text)."""
     if isinstance(value, Markup):
         return value
-    return Markup(str(escape(value)).translate(_MARKDOWN_ACTIVE))
+    text = str(escape(value))
+    if _ANY_ACTIVE.search(text) is not None:  # translate costs more than this look
+        text = text.translate(_MARKDOWN_ACTIVE)
+    return Markup(text)
 
 
 def _as_date(value: Any) -> date | None:
