@@ -11,6 +11,7 @@ zone come from the context (``program.locale``, ``recipient.timezone``,
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
@@ -65,16 +66,23 @@ def _as_datetime(value: Any) -> datetime | None:
     return None if day is None else datetime(day.year, day.month, day.day)
 
 
+@functools.lru_cache(maxsize=4096)
+def _formatted(day: date, form: str, locale: str) -> str:
+    """Babel's ``format_date`` (``form`` "full" or "long"), kept: a pass writes the same
+    few dates in many emails, and each costs Babel tens of microseconds."""
+    return str(format_date(day, form, locale=locale))
+
+
 def longdate(value: Any, locale: str = DEFAULT_LOCALE) -> str:
     """``Tuesday, September 1, 2026`` (en_US); ``mardi 1 septembre 2026`` (fr_FR)"""
     day = _as_date(value)
-    return "" if day is None else str(format_date(day, "full", locale=locale))
+    return "" if day is None else _formatted(day, "full", str(locale))
 
 
 def shortdate(value: Any, locale: str = DEFAULT_LOCALE) -> str:
     """``September 1, 2026`` (en_US); ``1 September 2026`` (en_GB)"""
     day = _as_date(value)
-    return "" if day is None else str(format_date(day, "long", locale=locale))
+    return "" if day is None else _formatted(day, "long", str(locale))
 
 
 def monthname(value: Any, locale: str = DEFAULT_LOCALE) -> str:
