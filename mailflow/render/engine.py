@@ -198,7 +198,8 @@ def _finalize_html(value: Any) -> Any:
 
 def _clean_subject(text: str) -> str:
     """One line, no control characters: a subject can never start a new header."""
-    text = "".join(" " if unicodedata.category(ch) in _BREAKING else ch for ch in text)
+    if not text.isprintable():  # a printable text has no Cc, Zl or Zp: nothing to replace
+        text = "".join(" " if unicodedata.category(ch) in _BREAKING else ch for ch in text)
     return " ".join(text.split())
 
 
