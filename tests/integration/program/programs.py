@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from mailflow.app import App, scaffold
@@ -113,3 +114,15 @@ def make_program(folder: Path, *, start: date, rows: list[str], smtp_port: int,
     program = Program(folder, FixedClock(datetime.combine(start, time(0), tzinfo=zone)), zone)
     program.app().import_roster(folder / "roster.csv")
     return program
+
+
+def program_polling(folder: Path, account: Any, *, start: date, rows: list[str], smtp_port: int,
+                    poll_seconds: float = 60, extra_imap: str = "") -> Program:
+    """`make_program` whose [imap] signs in to `account` (a dovecot.ImapAccount) on the test
+    Dovecot; the account's password is put in the environment."""
+    from dovecot import IMAP_PASSWORD_ENV
+
+    account.settings()
+    toml = imap_toml(account.host, account.server.imaps_port, account.username,
+                     IMAP_PASSWORD_ENV, account.ca_file, poll_seconds) + extra_imap
+    return make_program(folder, start=start, rows=rows, smtp_port=smtp_port, imap=toml)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from dovecot import IMAP_PASSWORD_ENV, ImapAccount
-from programs import Program, imap_toml, make_program
+from dovecot import ImapAccount
+from programs import Program, program_polling
 from smtp_server import RecordingSmtpServer
 
 from mailflow.domain.model import EventType, PairState
@@ -32,11 +32,8 @@ def server() -> RecordingSmtpServer:
 
 @pytest.fixture
 def program(tmp_path: Path, server: RecordingSmtpServer, imap_account: ImapAccount) -> Program:
-    imap_account.settings()  # puts the password in the environment
-    toml = imap_toml(imap_account.host, imap_account.server.imaps_port, imap_account.username,
-                     IMAP_PASSWORD_ENV, imap_account.ca_file)
-    program = make_program(tmp_path / "p", start=START, rows=ROWS, smtp_port=server.port,
-                           imap=toml)
+    program = program_polling(tmp_path / "p", imap_account, start=START,
+                              rows=ROWS, smtp_port=server.port)
     program.at(START)
     program.send_due()
     return program
@@ -251,13 +248,10 @@ def test_a_long_poll_reads_and_acks_ahead_with_the_same_outcome(
     if mode == "worker":
         monkeypatch.setattr(workers, "MIN_FOR_WORKER", 1)
     caplog.set_level("INFO", logger="mailflow.workers")
-    imap_account.settings()
-    toml = imap_toml(imap_account.host, imap_account.server.imaps_port, imap_account.username,
-                     IMAP_PASSWORD_ENV, imap_account.ca_file) + "batch_size = 2\n"
     rows = [f"P{i},Men Tor{i},mentor{i}@lib.example,Men Tee{i},mentee{i}@lib.example,"
             f"Lia Son,liaison@lib.example,,," for i in range(7)]
-    program = make_program(tmp_path / "p", start=START, rows=rows, smtp_port=server.port,
-                           imap=toml)
+    program = program_polling(tmp_path / "p", imap_account, start=START,
+                              rows=rows, smtp_port=server.port, extra_imap="batch_size = 2\n")
     program.at(START)
     program.send_due()
     intros = {i: _sent(server, f"mentee{i}@lib.example", "intro") for i in range(7)}

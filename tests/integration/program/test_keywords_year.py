@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dovecot import IMAP_PASSWORD_ENV, ImapAccount
-from programs import Program, imap_toml, make_program
+from dovecot import ImapAccount
+from programs import Program, program_polling
 from smtp_server import RecordingSmtpServer
 from test_inbound_replies import reply_to
 
@@ -32,11 +32,8 @@ def server() -> RecordingSmtpServer:
 
 @pytest.fixture
 def program(tmp_path: Path, server: RecordingSmtpServer, imap_account: ImapAccount) -> Program:
-    imap_account.settings()
-    toml = imap_toml(imap_account.host, imap_account.server.imaps_port, imap_account.username,
-                     IMAP_PASSWORD_ENV, imap_account.ca_file)
-    program = make_program(tmp_path / "p", start=START, rows=ROWS, smtp_port=server.port,
-                           imap=toml)
+    program = program_polling(tmp_path / "p", imap_account, start=START,
+                              rows=ROWS, smtp_port=server.port)
     program.at(START)
     program.send_due()
     return program

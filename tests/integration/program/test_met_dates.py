@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from dovecot import IMAP_PASSWORD_ENV, ImapAccount
-from programs import Program, imap_toml, make_program
+from dovecot import ImapAccount
+from programs import Program, program_polling
 from smtp_server import RecordingSmtpServer
 
 START = date(2026, 11, 2)
@@ -33,11 +33,8 @@ def server() -> Iterator[RecordingSmtpServer]:
 
 @pytest.fixture
 def program(tmp_path: Path, server: RecordingSmtpServer, imap_account: ImapAccount) -> Program:
-    imap_account.settings()
-    toml = imap_toml(imap_account.host, imap_account.server.imaps_port, imap_account.username,
-                     IMAP_PASSWORD_ENV, imap_account.ca_file)
-    program = make_program(tmp_path / "p", start=START, rows=ROWS, smtp_port=server.port,
-                           imap=toml)
+    program = program_polling(tmp_path / "p", imap_account, start=START,
+                              rows=ROWS, smtp_port=server.port)
     with program.config.open("a") as config:
         config.write('\n[keywords]\nmet = ["WE MET"]\n')  # the shipped example's synonym
     assert cli(program, "send-due", now="2026-11-02T12:00").returncode == 0

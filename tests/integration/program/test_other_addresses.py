@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from dovecot import IMAP_PASSWORD_ENV, ImapAccount
-from programs import ROSTER_HEADER, Program, imap_toml, make_program
+from dovecot import ImapAccount
+from programs import ROSTER_HEADER, Program, program_polling
 from smtp_server import RecordingSmtpServer
 
 START = date(2027, 1, 4)
@@ -33,11 +33,8 @@ def server() -> Iterator[RecordingSmtpServer]:
 
 @pytest.fixture
 def program(tmp_path: Path, server: RecordingSmtpServer, imap_account: ImapAccount) -> Program:
-    imap_account.settings()  # puts the password in the environment
-    toml = imap_toml(imap_account.host, imap_account.server.imaps_port, imap_account.username,
-                     IMAP_PASSWORD_ENV, imap_account.ca_file)
-    program = make_program(tmp_path / "p", start=START, rows=ROWS, smtp_port=server.port,
-                           imap=toml)
+    program = program_polling(tmp_path / "p", imap_account, start=START,
+                              rows=ROWS, smtp_port=server.port)
     assert cli(program, "send-due", now="2027-01-04T12:00").returncode == 0
     return program
 

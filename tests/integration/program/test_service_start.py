@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dovecot import IMAP_PASSWORD_ENV, ImapAccount
-from programs import Program, imap_toml, make_program
+from programs import Program, program_polling
 from smtp_server import RecordingSmtpServer
 
 START = date(2027, 1, 4)
@@ -32,11 +32,8 @@ def server() -> Iterator[RecordingSmtpServer]:
 
 @pytest.fixture
 def program(tmp_path: Path, server: RecordingSmtpServer, imap_account: ImapAccount) -> Program:
-    imap_account.settings()  # puts the password in the environment
-    toml = imap_toml(imap_account.host, imap_account.server.imaps_port, imap_account.username,
-                     IMAP_PASSWORD_ENV, imap_account.ca_file, poll_seconds=0.5)
-    program = make_program(tmp_path / "p", start=START, rows=ROWS, smtp_port=server.port,
-                           imap=toml)
+    program = program_polling(tmp_path / "p", imap_account, start=START,
+                              rows=ROWS, smtp_port=server.port, poll_seconds=0.5)
     text = program.config.read_text().replace(
         'security = "none"\ntimeout_seconds = 5',
         f'security = "none"\nusername = "{SMTP_USER}"\npassword_env = "{SMTP_ENV}"\n'
