@@ -70,12 +70,24 @@ def _when(value: Any, zone: str = "UTC") -> str:
     return str(value)
 
 
+# what each escalation reason means, in the words the default digests use
+REASON_WORDS = {
+    "help": "help requested", "end_request": "asked to end the match",
+    "bounce": "email bouncing", "quiet": "quiet too long", "no_contact": "no first contact yet",
+}
+
+
+def reason_words(reason: object) -> str:
+    return REASON_WORDS.get(str(reason), str(reason))
+
+
 @cache
 def environment() -> Environment:
     folder = str(files("mailflow.web").joinpath("templates"))
     env = Environment(loader=FileSystemLoader(folder), autoescape=select_autoescape(default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = _when
+    env.filters["reason"] = reason_words
     return env
 
 

@@ -190,3 +190,12 @@ def test_exports_are_the_command_lines(console: Console, coordinator: httpx.Clie
     assert response.headers["content-type"].startswith("text/csv")
     assert coordinator.get("/export/secrets.csv").status_code == 404
 
+
+def test_escalations_are_named_in_words_not_codes(coordinator: httpx.Client) -> None:
+    from mailflow.web.pages import REASON_WORDS
+
+    for path in ("/escalations", "/pairs/P1"):
+        page = coordinator.get(path).text
+        assert "help requested" in page, path
+        assert not any(f"</a>: {code}<" in page or f"<li>{code}," in page
+                       for code in REASON_WORDS), path
