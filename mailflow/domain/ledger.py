@@ -76,7 +76,12 @@ def goals(events: Iterable[Event]) -> list[GoalStatus]:
             for n, (name, e) in enumerate(found, start=1)]
 
 
+def is_low_rating(event: Event) -> bool:
+    """A `RATING n` (SPEC 3) of 1 or 2."""
+    value = event.value.strip()
+    return event.type == EventType.RATING and value.isdigit() and int(value) <= LOW_RATING
+
+
 def low_ratings(events: Iterable[Event], since: datetime | None = None) -> list[Event]:
     """The ratings of 1 or 2 in force, recorded after ``since`` (all when None)."""
-    return [e for e in in_force(events) if e.type == EventType.RATING and e.value.isdigit()
-            and int(e.value) <= LOW_RATING and (since is None or e.time > since)]
+    return [e for e in in_force(events) if is_low_rating(e) and (since is None or e.time > since)]

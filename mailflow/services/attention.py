@@ -29,7 +29,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from mailflow.domain.calendar import PlannedEmail
-from mailflow.domain.ledger import LOW_RATING, in_force
+from mailflow.domain.ledger import in_force, is_low_rating
 from mailflow.domain.model import Event, EventType, Kind, OutboxStatus, Role
 from mailflow.domain.schedule import month_start, quiet_from
 from mailflow.services.state import ProgramState
@@ -37,14 +37,8 @@ from mailflow.services.state import ProgramState
 NEWS_EVENTS = frozenset({EventType.BOUNCE, EventType.END_REQUEST})
 
 
-def _low_rating(event: Event) -> bool:
-    """A `RATING n` (SPEC 3) of 1 or 2."""
-    value = event.value.strip()
-    return event.type == EventType.RATING and value.isdigit() and int(value) <= LOW_RATING
-
-
 def _news_event(event: Event) -> bool:
-    return event.type in NEWS_EVENTS or _low_rating(event)
+    return event.type in NEWS_EVENTS or is_low_rating(event)
 
 
 class Attention:
@@ -125,7 +119,7 @@ class Attention:
         """A rating of 1 or 2 since the last digest: the liaison should follow it up, so it
         is listed even in the first month."""
         new = self.news_window(planned)
-        return any(_low_rating(e) and new(e.time) for pair_id in pair_ids
+        return any(is_low_rating(e) and new(e.time) for pair_id in pair_ids
                    for e in in_force(self.state.events_by_pair.get(pair_id, ())))
 
     def has_news(self, planned: PlannedEmail, pair_ids: list[str]) -> bool:
