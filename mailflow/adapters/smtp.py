@@ -23,6 +23,7 @@ import itertools
 import logging
 import socket
 import ssl
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import Self
@@ -121,13 +122,24 @@ class Connection:
         smtp, self.smtp = self.smtp, None
         if smtp is None or not smtp.is_connected:
             return
+        sock = smtp.get_transport_info("socket")
         try:
             await smtp.quit(timeout=min(self.owner.settings.timeout_seconds, 5.0))
         except (aiosmtplib.SMTPException, OSError):
             pass
         finally:
             smtp.close()
+        await _socket_closed(sock)
         log.info("smtp conn=%s closed after %s messages", self.id, self.messages)
+
+
+async def _socket_closed(sock: socket.socket | None, limit: float = 1.0) -> None:
+    """Wait (at most ``limit`` seconds) until the socket is really closed: a TLS session's
+    close first exchanges close_notify, and an event loop that ends meanwhile would leave
+    the socket open."""
+    deadline = time.monotonic() + limit
+    while sock is not None and sock.fileno() != -1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
 
 
 def _refusal(code: int, text: str, what: str) -> DeliveryError:
